@@ -1,0 +1,321 @@
+"""RunConfig: one validated, serialisable description of an experiment.
+
+Every field has a default, a documented range and a one-line help text (see FIELDS).
+Invalid values raise ConfigError, whose message names the field and what it accepts.
+
+    >>> from vgrad import RunConfig
+    >>> cfg = RunConfig(hidden_layers=16, activation="relu", initializer="he_normal")
+    >>> RunConfig.from_query(cfg.to_query()) == cfg
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+ACTIVATIONS = (
+    "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu",
+    "gelu", "swish", "softsign", "linear",
+)
+INITIALIZERS = (
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+    "lecun_normal", "orthogonal", "random_normal", "random_uniform", "glorot_bengio_standard",
+)
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
+DATASETS = ("classification", "moons", "circles")
+FAMILIES = ("mlp", "rnn")
+CELLS = ("simple_rnn", "lstm", "gru")
+BATCH_NORM = ("off", "before", "after")
+
+
+class ConfigError(ValueError):
+    """A RunConfig field has a value outside what it accepts. `field` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Field:
+    """How one RunConfig field is checked and described."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    group: str = ""
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.kind is bool:
+            return "true or false"
+        return f"{'an integer' if self.kind is int else 'a number'} from {_fmt(self.low)} to {_fmt(self.high)}"
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return f"{x:g}"
+
+
+# Field name -> rule. The order is the order of the UI groups and of the docs.
+FIELDS: dict[str, Field] = {
+    # Data
+    "dataset": Field(str, choices=DATASETS, group="Data", help="scikit-learn generator"),
+    "n_samples": Field(int, 20, 20000, group="Data", help="examples generated (train + validation)"),
+    "n_features": Field(int, 2, 64, group="Data", help="input features (moons and circles have 2)"),
+    "class_sep": Field(float, 0.1, 10.0, group="Data", help="make_classification class separation"),
+    "flip_y": Field(float, 0.0, 0.5, group="Data", help="fraction of labels flipped at random (noise)"),
+    "noise": Field(float, 0.0, 1.0, group="Data", help="Gaussian noise for moons and circles"),
+    "data_seed": Field(int, 0, 2**31 - 1, group="Data", help="random_state of the generator and the split"),
+    "val_fraction": Field(float, 0.05, 0.5, group="Data", help="share held out for validation"),
+    "standardize": Field(bool, group="Data", help="scale features to mean 0, std 1 (fit on train)"),
+    # Architecture
+    "family": Field(str, choices=FAMILIES, group="Architecture", help="feed-forward (mlp) or recurrent (rnn)"),
+    "hidden_layers": Field(int, 1, 64, group="Architecture", help="hidden Dense layers (mlp)"),
+    "units": Field(int, 1, 256, group="Architecture", help="units per hidden layer or recurrent cell"),
+    "activation": Field(str, choices=ACTIVATIONS, group="Architecture", help="hidden activation (mlp; simple_rnn cell)"),
+    "leaky_alpha": Field(float, 0.0, 1.0, group="Architecture", help="negative slope of leaky_relu"),
+    "initializer": Field(str, choices=INITIALIZERS, group="Architecture", help="kernel initializer"),
+    "init_std": Field(float, 1e-6, 10.0, group="Architecture", help="std of random_normal"),
+    "init_limit": Field(float, 1e-6, 10.0, group="Architecture", help="limit of random_uniform"),
+    "bias_init": Field(float, -10.0, 10.0, group="Architecture", help="constant initial bias"),
+    "cell": Field(str, choices=CELLS, group="Architecture", help="recurrent cell (rnn)"),
+    "rnn_layers": Field(int, 1, 4, group="Architecture", help="stacked recurrent layers (rnn)"),
+    "seq_len": Field(int, 2, 200, group="Architecture", help="time steps; the label depends on step 0 only (rnn)"),
+    "seq_noise": Field(float, 0.0, 5.0, group="Architecture", help="std of the noise filling later steps (rnn)"),
+    "recurrent_scale": Field(float, 0.01, 10.0, group="Architecture", help="gain of the orthogonal recurrent init = its singular values (rnn)"),
+    # Remedies
+    "batch_norm": Field(str, choices=BATCH_NORM, group="Remedies", help="BatchNormalization before or after the activation"),
+    "residual_every": Field(int, 0, 64, group="Remedies", help="identity skip around every k hidden layers (0 = off)"),
+    "dropout": Field(float, 0.0, 0.9, group="Remedies", help="dropout rate after each hidden layer"),
+    "l2": Field(float, 0.0, 1.0, group="Remedies", help="L2 penalty on kernels"),
+    "l1": Field(float, 0.0, 1.0, group="Remedies", help="L1 penalty on kernels"),
+    "clipvalue": Field(float, 0.0, 1000.0, group="Remedies", help="clip each gradient element to ±v (0 = off)"),
+    "clipnorm": Field(float, 0.0, 1000.0, group="Remedies", help="clip each variable's gradient norm (0 = off)"),
+    "global_clipnorm": Field(float, 0.0, 1000.0, group="Remedies", help="clip the global gradient norm (0 = off)"),
+    # Training
+    "optimizer": Field(str, choices=OPTIMIZERS, group="Training", help="update rule"),
+    "learning_rate": Field(float, 1e-6, 100.0, group="Training", help="step size"),
+    "batch_size": Field(int, 1, 4096, group="Training", help="examples per step"),
+    "epochs": Field(int, 1, 2000, group="Training", help="passes over the training set"),
+    "steps": Field(int, 0, 100000, group="Training", help="stop after this many steps (0 = run all epochs)"),
+    "seed": Field(int, 0, 2**31 - 1, group="Training", help="weights, dropout and shuffling; same seed, same run"),
+    "snapshot_every": Field(int, 0, 100000, group="Training", help="keep full kernel gradients every n steps (0 = auto)"),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """An experiment. Defaults are the original notebook's deep sigmoid network.
+
+    Data: `make_classification(n_samples=100, n_features=2, ...random_state=2121)` split
+    75/25 with random_state 2121; 8 sigmoid Dense(8) layers + Dense(1, sigmoid);
+    Adam(lr=0.1), batch 32. The notebook trained one epoch; the default here is 30.
+    """
+
+    dataset: str = "classification"
+    n_samples: int = 100
+    n_features: int = 2
+    class_sep: float = 1.0
+    flip_y: float = 0.01
+    noise: float = 0.1
+    data_seed: int = 2121
+    val_fraction: float = 0.25
+    standardize: bool = False
+    family: str = "mlp"
+    hidden_layers: int = 8
+    units: int = 8
+    activation: str = "sigmoid"
+    leaky_alpha: float = 0.3
+    initializer: str = "glorot_uniform"
+    init_std: float = 0.05
+    init_limit: float = 0.05
+    bias_init: float = 0.0
+    cell: str = "lstm"
+    rnn_layers: int = 1
+    seq_len: int = 20
+    seq_noise: float = 1.0
+    recurrent_scale: float = 1.0
+    batch_norm: str = "off"
+    residual_every: int = 0
+    dropout: float = 0.0
+    l2: float = 0.0
+    l1: float = 0.0
+    clipvalue: float = 0.0
+    clipnorm: float = 0.0
+    global_clipnorm: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 0.1
+    batch_size: int = 32
+    epochs: int = 30
+    steps: int = 0
+    seed: int = 0
+    snapshot_every: int = 0
+
+    def __post_init__(self) -> None:
+        for name, rule in FIELDS.items():
+            object.__setattr__(self, name, _check(name, rule, getattr(self, name)))
+        if self.dataset in ("moons", "circles") and self.n_features != 2:
+            raise ConfigError("n_features", f"{self.dataset} data has exactly 2 features, got {self.n_features}")
+        if self.family == "rnn" and self.dataset != "classification":
+            raise ConfigError("dataset", "the rnn family uses the classification sequence task")
+        if self.family == "rnn" and self.activation == "prelu":
+            raise ConfigError("activation", "prelu is a layer with weights, not a recurrent cell activation; "
+                              "use leaky_relu for the rnn family")
+        clips = [n for n in ("clipvalue", "clipnorm", "global_clipnorm") if getattr(self, n) > 0]
+        if len(clips) > 1:
+            raise ConfigError(clips[1], f"set only one of clipvalue, clipnorm, global_clipnorm (got {', '.join(clips)})")
+        n_val = math.ceil(self.n_samples * self.val_fraction)
+        if n_val < 2 or self.n_samples - n_val < 2:
+            raise ConfigError("val_fraction", "leaves fewer than 2 examples for training or validation")
+
+    # --- derived -------------------------------------------------------------
+    @property
+    def n_train(self) -> int:
+        """Training examples after the split (sklearn rounds the test share up)."""
+        return self.n_samples - math.ceil(self.n_samples * self.val_fraction)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.n_train / self.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        per_epochs = self.epochs * self.steps_per_epoch
+        return min(per_epochs, self.steps) if self.steps else per_epochs
+
+    # --- (de)serialisation --------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def changed(self) -> dict[str, Any]:
+        """Fields that differ from the defaults."""
+        base = RunConfig()
+        return {k: v for k, v in self.to_dict().items() if getattr(base, k) != v}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_query(self, full: bool = False) -> str:
+        """Readable `field=value&...` pairs (only non-defaults unless full)."""
+        items = self.to_dict() if full else self.changed()
+        return urlencode({k: _to_text(v) for k, v in items.items()})
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunConfig:
+        """Build from a mapping of field -> value (values may be strings)."""
+        if not isinstance(data, dict):
+            raise ConfigError("config", f"expected a mapping of field names to values, got {type(data).__name__}")
+        unknown = [k for k in data if k not in FIELDS]
+        if unknown:
+            raise ConfigError(str(unknown[0])[:60], "unknown field; known fields: " + ", ".join(FIELDS))
+        return cls(**{k: parse_value(k, v) for k, v in data.items()})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RunConfig:
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("config", f"not valid JSON ({exc})") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_query(cls, query: str | dict[str, Any], base: RunConfig | None = None) -> RunConfig:
+        """Parse URL query pairs on top of `base` (default RunConfig()).
+
+        A `preset=NAME` pair starts from that preset. Unknown keys are an error.
+        """
+        pairs = dict(parse_qsl(query, keep_blank_values=True)) if isinstance(query, str) else dict(query)
+        pairs = {k: (v[-1] if isinstance(v, list) and v else v) for k, v in pairs.items()}
+        if "preset" in pairs:
+            from vgrad.presets import preset
+
+            base = preset(str(pairs.pop("preset")))
+        base = base or cls()
+        data = base.to_dict()
+        data.update(pairs)
+        return cls.from_dict(data)
+
+    def with_values(self, **changes: Any) -> RunConfig:
+        """dataclasses.replace, but string values are parsed like URL values."""
+        return RunConfig.from_dict({**self.to_dict(), **changes})
+
+
+def parse_value(name: str, value: Any) -> Any:
+    """Turn a text value (URL, CLI) into the field's type; other values pass through to _check."""
+    rule = FIELDS.get(name)
+    if rule is None:
+        raise ConfigError(str(name)[:60], "unknown field")
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if rule.kind is bool:
+        low = text.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"expected true or false, got {text[:40]!r}")
+    if rule.kind is int:
+        try:
+            as_float = float(text)
+        except ValueError:
+            raise ConfigError(name, f"expected {rule.describe()}, got {text[:40]!r}") from None
+        if not math.isfinite(as_float) or as_float != int(as_float):
+            raise ConfigError(name, f"expected {rule.describe()}, got {text[:40]!r}")
+        return int(as_float)
+    if rule.kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(name, f"expected {rule.describe()}, got {text[:40]!r}") from None
+    return text
+
+
+def _check(name: str, rule: Field, value: Any) -> Any:
+    if rule.kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float) and value in (0, 1):
+            return bool(value)
+        raise ConfigError(name, f"expected true or false, got {_short(value)}")
+    if rule.kind is str:
+        if isinstance(value, str) and value.strip().lower() in rule.choices:
+            return value.strip().lower()
+        raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+    if rule.kind is int:
+        if isinstance(value, float):
+            if not math.isfinite(value) or value != int(value):
+                raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+            value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+    if not (rule.low <= value <= rule.high):
+        raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
