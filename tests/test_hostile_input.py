@@ -1,0 +1,261 @@
+"""Hostile input: whatever a stranger puts in a URL, a JSON file or a command line,
+config and run parsing give a valid object or the one documented error, never another exception.
+
+RunConfig.from_query / from_json / from_dict -> RunConfig or ConfigError
+Run.from_json                                 -> Run (whose frames build) or RunFileError
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from vgrad.config import FIELDS, ConfigError, RunConfig
+from vgrad.presets import PRESETS
+from vgrad.records import LAYER_STATS
+from vgrad.run import Run, RunFileError
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# --- strategies ---------------------------------------------------------------
+json_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+                | st.text(max_size=30))
+json_values = st.recursive(json_scalars, lambda kids: st.lists(kids, max_size=4)
+                           | st.dictionaries(st.text(max_size=10), kids, max_size=4), max_leaves=12)
+field_names = st.sampled_from(sorted(FIELDS)) | st.text(max_size=12)
+# Values that look like what a field accepts, and some that almost do.
+near_values = (st.sampled_from(["true", "false", "1", "0", "yes", "nan", "inf", "-inf", "1e308", "1e-400",
+                                "0x10", "1_000", " 8 ", "", "relu", "SIGMOID", "he_normal", "rnn", "moons",
+                                "-0", "3.0", "3.5", "٣"])
+               | st.sampled_from([c for f in FIELDS.values() for c in f.choices])
+               | st.integers(-10, 70000).map(str) | st.floats(-1e6, 1e6).map(repr) | st.text(max_size=20))
+
+
+def _config_or_error(make):
+    try:
+        cfg = make()
+    except ConfigError as exc:
+        assert str(exc) and exc.field is not None
+        return None
+    assert isinstance(cfg, RunConfig)
+    # A config that parsed is a real one: it round-trips through URL and JSON.
+    assert RunConfig.from_query(cfg.to_query()) == cfg
+    assert RunConfig.from_json(cfg.to_json()) == cfg
+    return cfg
+
+
+# --- RunConfig.from_query -----------------------------------------------------
+@FAST
+@given(st.text(max_size=200))
+@example("preset=../../etc/passwd")
+@example("hidden_layers=1e400&units=nan")
+@example("preset=notebook-deep-sigmoid&preset=nope")
+@example("%ff%fe=%00")
+def test_from_query_raw_text(query):
+    _config_or_error(lambda: RunConfig.from_query(query))
+
+
+@FAST
+@given(st.lists(st.tuples(field_names | st.just("preset"), near_values | st.sampled_from(sorted(PRESETS))),
+                max_size=8))
+def test_from_query_field_pairs(pairs):
+    _config_or_error(lambda: RunConfig.from_query(urlencode(pairs)))
+
+
+@FAST
+@given(st.dictionaries(field_names, json_values | near_values, max_size=6))
+def test_from_query_mapping(mapping):
+    # st.query_params hands the page a mapping; values may be lists.
+    _config_or_error(lambda: RunConfig.from_query(mapping))
+
+
+# --- RunConfig.from_dict / from_json ------------------------------------------
+@FAST
+@given(json_values)
+def test_from_dict_any_value(value):
+    _config_or_error(lambda: RunConfig.from_dict(value))
+
+
+@FAST
+@given(st.dictionaries(field_names, json_values | near_values, max_size=8))
+@example({"n_samples": 20, "val_fraction": 0.05})
+@example({"dataset": "moons", "n_features": 3})
+@example({"clipvalue": 1, "clipnorm": 1})
+@example({"standardize": 2})
+@example({"hidden_layers": True})
+def test_from_dict_field_mappings(mapping):
+    _config_or_error(lambda: RunConfig.from_dict(mapping))
+
+
+@FAST
+@given(st.text(max_size=200) | json_values.map(lambda v: json.dumps(v)))
+@example("")
+@example("{")
+@example('{"units": 1e999}')
+@example('{"units": NaN}')
+def test_from_json_any_text(text):
+    _config_or_error(lambda: RunConfig.from_json(text))
+
+
+@FAST
+@given(st.binary(max_size=100))
+def test_from_json_bytes(raw):
+    _config_or_error(lambda: RunConfig.from_json(raw))
+
+
+# Found by these tests: crashes in vgrad/config.py (owner: lead), reported with a proposed fix.
+KNOWN_CONFIG_CRASHES = {
+    "deeply nested JSON (RecursionError)": lambda: RunConfig.from_json("[" * 100_000),
+    "int too large for float (OverflowError, from JSON)": lambda: RunConfig.from_json(
+        '{"learning_rate": 1' + "0" * 400 + "}"),
+    "int too large for float (OverflowError, from dict)": lambda: RunConfig.from_dict({"l2": 10**400}),
+    "int too long to repr in the message (ValueError)": lambda: RunConfig.from_dict({"units": 10**5000}),
+}
+
+
+@pytest.mark.parametrize("name", list(KNOWN_CONFIG_CRASHES))
+def test_config_known_hostile_cases(name):
+    make = KNOWN_CONFIG_CRASHES[name]
+    try:
+        make()
+    except ConfigError:
+        return
+    except Exception as exc:  # noqa: BLE001 - the point is to see which exception escaped
+        pytest.xfail(f"vgrad/config.py lets {type(exc).__name__} escape: {name} (reported to the lead)")
+    pytest.fail("expected a ConfigError")
+
+
+# --- CLI arguments ------------------------------------------------------------
+def _cli_parser():
+    cli = pytest.importorskip("vgrad.cli")
+    for name in ("build_parser", "make_parser", "parser"):
+        make = getattr(cli, name, None)
+        if callable(make):
+            return make()
+    pytest.skip("vgrad.cli exposes no build_parser()")
+
+
+cli_tokens = (st.sampled_from(["train", "serve", "presets", "--preset", "--set", "--steps", "--epochs", "--out",
+                               "--json", "-h", "--", "notebook-deep-sigmoid", "hidden_layers=4", "units=x",
+                               "activation=relu", "epochs=0", "=", "--port", "99999999"])
+              | st.builds(lambda k, v: f"{k}={v}", field_names, near_values) | st.text(max_size=15))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(cli_tokens, max_size=6))
+def test_cli_arguments_parse_or_exit_cleanly(argv):
+    """argparse exits with code 2 (and a usage message) on bad arguments; config values give ConfigError."""
+    parser = _cli_parser()
+    try:
+        ns = parser.parse_args(argv)
+    except SystemExit as exc:
+        assert exc.code in (0, 2)
+        return
+    to_config = getattr(__import__("vgrad.cli", fromlist=["x"]), "config_from_args", None)
+    if to_config is not None:
+        _config_or_error(lambda: to_config(ns))
+
+
+# --- Run.from_json -------------------------------------------------------------
+def valid_run_doc(n_layers: int = 3, n_steps: int = 4) -> dict:
+    """A small, well-formed run document (what Run.to_json writes), built without training."""
+    layers = [{"name": f"dense_{i}", "index": i, "kind": "dense", "units": 8, "activation": "sigmoid",
+               "fan_in": 8} for i in range(n_layers)]
+    steps = [{"kind": "step", "step": s, "epoch": s // 2, "loss": 0.7 - 0.01 * s, "global_norm": 1.0,
+              "global_norm_clipped": 1.0, **{k: [10.0 ** (i - n_layers) for i in range(n_layers)]
+                                            for k in LAYER_STATS}} for s in range(n_steps)]
+    epochs = [{"kind": "epoch", "epoch": e, "step": 2 * e + 1, "loss": 0.7, "accuracy": 0.5, "val_loss": 0.7,
+               "val_accuracy": 0.5} for e in range(n_steps // 2)]
+    snaps = [{"kind": "snapshot", "step": 0, "layer_index": i, "grad": [[0.1, -0.2], [0.3, 0.0]]}
+             for i in range(n_layers)]
+    return {"format": "vgrad-run", "version": 1, "config": RunConfig(epochs=2).to_dict(), "layers": layers,
+            "steps": steps, "epochs": epochs, "snapshots": snaps, "boundaries": [], "info": {},
+            "status": "finished", "message": "done"}
+
+
+def _run_or_error(text):
+    try:
+        run = Run.from_json(text)
+    except RunFileError as exc:
+        assert str(exc)
+        return None
+    assert isinstance(run, Run)
+    # A run that loaded is one the pages can draw and save again.
+    run.steps_frame()
+    run.epochs_frame()
+    run.final_metrics()
+    assert Run.from_json(run.to_json()).status == run.status
+    return run
+
+
+def test_valid_run_doc_loads():
+    run = _run_or_error(json.dumps(valid_run_doc()))
+    assert run is not None and len(run.steps) == 4
+
+
+@FAST
+@given(st.text(max_size=200) | json_values.map(json.dumps))
+@example("null")
+@example("[]")
+@example('{"version": "2"}')
+@example('{"version": 99}')
+def test_run_from_json_any_text(text):
+    _run_or_error(text)
+
+
+run_keys = st.sampled_from(["config", "layers", "steps", "epochs", "snapshots", "boundaries", "info", "status",
+                            "message", "version", "format"])
+
+
+@FAST
+@given(st.lists(st.tuples(run_keys, json_values), min_size=1, max_size=3), st.lists(run_keys, max_size=2))
+def test_run_from_json_damaged_document(replacements, removals):
+    doc = valid_run_doc()
+    for key, value in replacements:
+        doc[key] = value
+    for key in removals:
+        doc.pop(key, None)
+    _run_or_error(json.dumps(doc))
+
+
+@FAST
+@given(st.sampled_from(sorted(LAYER_STATS) + ["step", "epoch", "loss"]), json_values, st.integers(0, 3))
+def test_run_from_json_damaged_step(key, value, index):
+    doc = valid_run_doc()
+    doc["steps"][index][key] = value
+    _run_or_error(json.dumps(doc))
+
+
+@FAST
+@given(st.sampled_from(["name", "index"]), json_values, st.integers(0, 2))
+def test_run_from_json_damaged_layer(key, value, index):
+    doc = valid_run_doc()
+    doc["layers"][index][key] = value
+    _run_or_error(json.dumps(doc))
+
+
+KNOWN_RUN_CRASHES = {
+    "deeply nested JSON (RecursionError)": "[" * 100_000,
+    "non-number global_norm passes validation, steps_frame raises": json.dumps(
+        {**valid_run_doc(), "steps": [{**s, "global_norm": "x"} for s in valid_run_doc()["steps"]]}),
+    "huge int stat passes validation, steps_frame raises OverflowError": json.dumps(valid_run_doc()).replace(
+        '"grad_norm": [0.001', '"grad_norm": [1' + "0" * 400, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(KNOWN_RUN_CRASHES))
+def test_run_known_hostile_cases(name):
+    try:
+        _run_or_error(KNOWN_RUN_CRASHES[name])
+    except Exception as exc:  # noqa: BLE001
+        pytest.xfail(f"vgrad/run.py lets {type(exc).__name__} escape: {name} (reported to the lead)")
+
+
+def test_numbers_in_messages_are_short():
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_dict({"units": "9" * 5000})
+    assert len(str(info.value)) < 300
