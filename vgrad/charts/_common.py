@@ -1,0 +1,172 @@
+"""Shared pieces of the vgrad charts: colours, fonts, log helpers, step binning.
+
+Nothing here imports Streamlit or TensorFlow; inputs are plain record dicts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+# Colours chosen to stay distinct on a washed-out projector (high saturation, no pastel).
+TRAIN = "#1f5fbf"       # strong blue
+VAL = "#e8590c"         # strong orange
+ACCENT = "#2b8a3e"      # green
+MUTED = "#868e96"
+CLASS_COLOURS = ("#1f5fbf", "#e8590c")
+GRAD_SCALE = "Viridis"  # sequential, perceptually uniform, readable in greyscale
+SAT_SCALE = "OrRd"
+DIVERGING = "RdBu_r"    # blue < 0 < red, white at 0
+FONT = dict(size=15)
+
+# Readable statistic names.
+STAT_LABELS = {
+    "grad_norm": "‖dL/dW‖",
+    "act_grad_rms": "RMS dL/da",
+    "grad_mean_abs": "mean |dL/dW|",
+    "grad_max_abs": "max |dL/dW|",
+    "bias_grad_norm": "‖dL/db‖",
+    "update_ratio": "‖ΔW‖/‖W‖",
+}
+
+MAX_COLUMNS = 300
+RECENT_COLUMNS = 150
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def pow10_label(k: int) -> str:
+    """10 with a superscript exponent: pow10_label(-3) == '10⁻³'."""
+    return "10" + str(int(k)).translate(_SUPERSCRIPT)
+
+
+def stat_label(stat: str) -> str:
+    return STAT_LABELS.get(stat, stat)
+
+
+def base_layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure:
+    """Common layout: large fonts, tight margins, the figure fills its container's width."""
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=17)) if title else None,
+        font=FONT, height=height, autosize=True,
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        hoverlabel=dict(font_size=14),
+    )
+    return fig
+
+
+def empty_figure(message: str, height: int = 300) -> go.Figure:
+    """A blank figure with a centred note (no data yet)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=16, color=MUTED),
+                       xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return base_layout(fig, height=height)
+
+
+def layer_labels(layers: Sequence[dict]) -> list[str]:
+    """'1 dense sigmoid' style labels, numbered from 1 at the input."""
+    out = []
+    for layer in layers:
+        act = layer.get("activation") or ""
+        name = layer.get("name", f"layer {layer.get('index', '?')}")
+        out.append(f"{int(layer.get('index', 0)) + 1}· {name}" + (f" ({act})" if act else ""))
+    return out
+
+
+def stat_matrix(steps: Sequence[dict], stat: str, n_layers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(step numbers, values[layer, step]) from step records; None -> nan."""
+    if not steps:
+        return np.zeros(0, dtype=float), np.zeros((n_layers or 0, 0), dtype=float)
+    n = n_layers if n_layers is not None else len(steps[0].get(stat) or [])
+    rows = []
+    for s in steps:
+        vals = s.get(stat)
+        if not isinstance(vals, list) or len(vals) != n:
+            vals = [None] * n
+        rows.append(vals)
+    arr = np.array(rows, dtype=object).reshape(len(steps), n)
+    values = np.where(arr == None, np.nan, arr).astype(float)  # noqa: E711 (elementwise None test)
+    return np.array([s.get("step", i) for i, s in enumerate(steps)], dtype=float), values.T
+
+
+def safe_log10(values: np.ndarray) -> np.ndarray:
+    """log10 with non-positive and non-finite values -> nan."""
+    values = np.asarray(values, dtype=float)
+    out = np.full(values.shape, np.nan)
+    ok = np.isfinite(values) & (values > 0)
+    out[ok] = np.log10(values[ok])
+    return out
+
+
+def column_edges(n: int, max_columns: int = MAX_COLUMNS, recent: int = RECENT_COLUMNS) -> np.ndarray:
+    """Edges of at most `max_columns` column groups over n steps.
+
+    The last `recent` steps keep one column each; the older ones share the remaining columns
+    in near-equal groups. Returns an int array e with groups [e[i], e[i+1]).
+    """
+    if n <= max_columns:
+        return np.arange(n + 1)
+    recent = max(1, min(recent, max_columns - 1))
+    old = n - recent
+    groups = max_columns - recent
+    old_edges = np.unique(np.linspace(0, old, groups + 1).round().astype(int))
+    return np.concatenate([old_edges, np.arange(old + 1, n + 1)])
+
+
+def bin_columns(x: np.ndarray, z: np.ndarray, max_columns: int = MAX_COLUMNS,
+                recent: int = RECENT_COLUMNS) -> tuple[np.ndarray, np.ndarray]:
+    """Aggregate columns of z (rows x steps) into at most max_columns: nan-aware means.
+
+    x (step numbers) becomes each group's mean step. Use on log values for geometric means.
+    """
+    n = z.shape[1] if z.ndim == 2 else 0
+    if n <= max_columns:
+        return x, z
+    edges = column_edges(n, max_columns, recent)
+    starts = edges[:-1]
+    finite = np.isfinite(z)
+    sums = np.add.reduceat(np.where(finite, z, 0.0), starts, axis=1)
+    counts = np.add.reduceat(finite.astype(float), starts, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        zb = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    xb = np.add.reduceat(x, starts) / np.diff(edges)
+    return xb, zb
+
+
+def downsample_line(x: np.ndarray, y: np.ndarray, max_points: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """Bin-mean a long line to at most max_points points (nan-aware)."""
+    if len(x) <= max_points:
+        return x, y
+    xb, yb = bin_columns(np.asarray(x, float), np.asarray(y, float)[None, :], max_points, max_points // 2)
+    return xb, yb[0]
+
+
+def finite_range(*arrays: np.ndarray) -> tuple[float, float] | None:
+    vals = [a[np.isfinite(a)] for a in arrays if a is not None and np.size(a)]
+    vals = [v for v in vals if v.size]
+    if not vals:
+        return None
+    allv = np.concatenate(vals)
+    return float(allv.min()), float(allv.max())
+
+
+def log_ticks(lo: float, hi: float, max_ticks: int = 8) -> tuple[list[int], list[str]]:
+    """Integer powers of ten covering [lo, hi] (in log10 units), thinned to max_ticks."""
+    a, b = math.floor(lo), math.ceil(hi)
+    if b <= a:
+        b = a + 1
+    stride = max(1, math.ceil((b - a + 1) / max_ticks))
+    vals = list(range(a, b + 1, stride))
+    return vals, [pow10_label(v) for v in vals]
+
+
+def fmt_sci(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.2e}"

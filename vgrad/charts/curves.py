@@ -1,0 +1,56 @@
+"""Loss and accuracy curves, train and validation.
+
+    fig = loss_accuracy(run.epochs, run.steps)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from vgrad.charts._common import TRAIN, VAL, base_layout, downsample_line, empty_figure
+
+
+def _col(rows: Sequence[dict], key: str) -> list[float]:
+    out = []
+    for r in rows:
+        v = r.get(key)
+        out.append(float(v) if isinstance(v, int | float) and math.isfinite(v) else math.nan)
+    return out
+
+
+def loss_accuracy(epochs: Sequence[dict], steps: Sequence[dict] = (), *, height: int = 340) -> go.Figure:
+    """Two panels: loss (per-step batch loss faint, per-epoch train/val) and accuracy (train/val).
+
+    The x axis is the training step, so the curves line up with the gradient heatmap.
+    """
+    if not epochs and not steps:
+        return empty_figure("loss and accuracy: no steps yet", height)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
+    if steps:
+        x = np.array([s.get("step", i) for i, s in enumerate(steps)], dtype=float)
+        xs, ys = downsample_line(x, np.array(_col(steps, "loss")))
+        fig.add_trace(go.Scatter(x=xs, y=ys, name="batch loss", mode="lines",
+                                 line=dict(color=TRAIN, width=1), opacity=0.35,
+                                 hovertemplate="step %{x:.0f}<br>batch loss %{y:.4f}<extra></extra>"), 1, 1)
+    if epochs:
+        ex = [e.get("step", i) for i, e in enumerate(epochs)]
+        epoch_no = [e.get("epoch", i) for i, e in enumerate(epochs)]
+        mode = "lines+markers" if len(epochs) <= 60 else "lines"
+        for key, name, colour, col, show in (
+            ("loss", "train", TRAIN, 1, True), ("val_loss", "validation", VAL, 1, True),
+            ("accuracy", "train", TRAIN, 2, False), ("val_accuracy", "validation", VAL, 2, False),
+        ):
+            fig.add_trace(go.Scatter(
+                x=ex, y=_col(epochs, key), name=name, legendgroup=name, showlegend=show, mode=mode,
+                line=dict(color=colour, width=3, dash="solid" if name == "train" else "dash"),
+                marker=dict(size=7), customdata=epoch_no,
+                hovertemplate=f"epoch %{{customdata}}<br>{name} {key.replace('val_', '')} %{{y:.4f}}<extra></extra>",
+            ), 1, col)
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    return base_layout(fig, height=height)
