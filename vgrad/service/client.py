@@ -1,0 +1,109 @@
+"""BackendClient: the training service's HTTP API from Python (requests only, no TensorFlow).
+
+    client = BackendClient("http://127.0.0.1:8502")
+    job = client.submit(RunConfig(epochs=5), client_id="tab-1")
+    page = client.records(job["id"], offset=0)      # {"records", "next", "status", ...}
+    for record in client.events(job["id"]):          # Server-Sent Events until the status record
+        print(record["kind"])
+
+Every failure raises BackendError with a sentence for people; `.status` is the HTTP code, or
+None when the service could not be reached.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from vgrad.config import RunConfig
+
+ACTIONS = ("pause", "resume", "step", "stop")
+
+
+class BackendError(Exception):
+    """A request to the training service failed. `status`: HTTP code, None if unreachable."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class BackendClient:
+    """Calls the service at `base_url`; `timeout` (seconds) applies to every request but events()."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def health(self) -> dict:
+        return self._call("GET", "/health")
+
+    def submit(self, config: RunConfig | dict, client_id: str, label: str = "") -> dict:
+        """Queue a run: {"id", "status", "queue_position"}. 400 bad config, 413 over a limit, 429 full."""
+        data = config.to_dict() if isinstance(config, RunConfig) else config
+        return self._call("POST", "/jobs", json={"config": data, "client": client_id, "label": label})
+
+    def records(self, job_id: str, offset: int = 0) -> dict:
+        """{"records": [...from offset...], "next", "status", "queue_position", "message", ...}."""
+        return self._call("GET", f"/jobs/{job_id}/records", params={"offset": offset})
+
+    def control(self, job_id: str, action: str) -> dict:
+        """pause, resume, step or stop; returns the job summary."""
+        if action not in ACTIONS:
+            raise BackendError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        return self._call("POST", f"/jobs/{job_id}/{action}")
+
+    def jobs(self, client_id: str | None = None) -> list[dict]:
+        return self._call("GET", "/jobs", params={"client": client_id} if client_id else None)
+
+    def job(self, job_id: str) -> dict:
+        return self._call("GET", f"/jobs/{job_id}")
+
+    def events(self, job_id: str, offset: int = 0) -> Iterator[dict]:
+        """Records as they come (Server-Sent Events), ending after the status record."""
+        try:
+            with self.session.get(f"{self.base_url}/jobs/{job_id}/events", params={"offset": offset},
+                                  stream=True, timeout=(self.timeout, 60)) as resp:
+                _raise_for(resp)
+                for line in resp.iter_lines(decode_unicode=True):
+                    if line and line.startswith("data:"):
+                        record = json.loads(line[5:])
+                        yield record
+                        if record.get("kind") == "status":
+                            return
+        except requests.RequestException as exc:
+            raise BackendError(f"lost the event stream from {self.base_url}: {_reason(exc)}") from None
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            resp = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise BackendError(f"the training service at {self.base_url} is not reachable: {_reason(exc)}") from None
+        _raise_for(resp)
+        try:
+            return resp.json()
+        except ValueError:
+            raise BackendError(f"the training service answered {path} with something that is not JSON",
+                               resp.status_code) from None
+
+
+def _raise_for(resp: requests.Response) -> None:
+    if resp.status_code < 400:
+        return
+    try:
+        detail = resp.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    raise BackendError(str(detail or f"HTTP {resp.status_code} {resp.reason}"), resp.status_code)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused or closed (is it running?)"
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    return type(exc).__name__

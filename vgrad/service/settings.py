@@ -1,0 +1,81 @@
+"""Settings of the training service, from environment variables (no TensorFlow import).
+
+Variable                  Default            Meaning
+VGRAD_HOST                127.0.0.1          address the service binds (keep it local unless proxied)
+VGRAD_BACKEND_PORT        8502               port of `python -m vgrad.service` (`--port` overrides)
+VGRAD_WORKERS             one per CPU core   trainings running at the same time (threads, one TF runtime)
+VGRAD_ABANDON_SECONDS     60                 a queued/running job nobody polled for this long is cancelled
+VGRAD_RETENTION_SECONDS   600                a finished job's records are freed this long after its last poll
+VGRAD_KEEP_FINISHED       200                finished jobs remembered (oldest forgotten first)
+VGRAD_MAX_STORED          10000000           numbers kept in finished jobs' records, all jobs together
+VGRAD_WARM                1                  import TensorFlow and train a 1-step run at start (0 = skip)
+VGRAD_BACKEND_URL         (unset)            the Streamlit app uses this service instead of starting one
+
+Run-size and per-client limits (VGRAD_MAX_PARAMS, VGRAD_MAX_JOBS_PER_CLIENT, ...) are in vgrad.limits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from vgrad.limits import Limits, env_int
+
+DEFAULT_PORT = 8502
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    workers: int = field(default_factory=cpu_count)
+    abandon_seconds: float = 60.0
+    retention_seconds: float = 600.0
+    keep_finished: int = 200
+    max_stored: int = 10_000_000
+    warm: bool = True
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Defaults overridden by the variables above; a bad value raises ValueError naming it."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str:
+            return env.get(name, "").strip()
+
+        values: dict = {"limits": Limits.from_env(env)}
+        if get("VGRAD_HOST"):
+            values["host"] = get("VGRAD_HOST")
+        if get("VGRAD_BACKEND_PORT"):
+            values["port"] = env_int("VGRAD_BACKEND_PORT", get("VGRAD_BACKEND_PORT"), low=1)
+        if get("VGRAD_WORKERS"):
+            values["workers"] = env_int("VGRAD_WORKERS", get("VGRAD_WORKERS"), low=1)
+        for name, var in (("abandon_seconds", "VGRAD_ABANDON_SECONDS"),
+                          ("retention_seconds", "VGRAD_RETENTION_SECONDS")):
+            if get(var):
+                values[name] = _seconds(var, get(var))
+        if get("VGRAD_KEEP_FINISHED"):
+            values["keep_finished"] = env_int("VGRAD_KEEP_FINISHED", get("VGRAD_KEEP_FINISHED"), low=1)
+        if get("VGRAD_MAX_STORED"):
+            values["max_stored"] = env_int("VGRAD_MAX_STORED", get("VGRAD_MAX_STORED"), low=0)
+        if get("VGRAD_WARM"):
+            values["warm"] = get("VGRAD_WARM").lower() not in ("0", "false", "no", "off")
+        return cls(**values)
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a number of seconds > 0, got {text[:40]!r}")
+    return value
