@@ -22,8 +22,6 @@ COPY --chown=vgrad:vgrad . .
 
 # Settings (see vgrad/settings.py); Streamlit runs headless and listens on all interfaces.
 ENV VGRAD_DATA_DIR=/data \
-    VGRAD_HOST=0.0.0.0 \
-    VGRAD_PORT=8501 \
     STREAMLIT_SERVER_HEADLESS=true \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     STREAMLIT_SERVER_FILE_WATCHER_TYPE=none \

@@ -102,7 +102,6 @@ def test_one_port_everywhere():
     assert _one("EXPOSE").split()[0] in (port, f"{port}/tcp")
     health = _one("HEALTHCHECK")
     assert f"http://localhost:{port}/_stcore/health" in health
-    assert _env().get("VGRAD_PORT", port) == port
     assert _flag(_cmd(), "--host") == "0.0.0.0"
 
 
@@ -164,3 +163,12 @@ def test_dockerignore_keeps_the_context_small_and_complete():
 @pytest.mark.parametrize("name", ["app.py"])
 def test_the_streamlit_app_the_entry_point_runs_exists(name):
     assert (ROOT / name).exists()
+
+
+def test_every_environment_variable_is_documented_in_settings():
+    from vgrad.settings import SETTINGS
+
+    used = set()
+    for path in [*ROOT.glob("vgrad/**/*.py"), *ROOT.glob("pages/*.py"), *ROOT.glob("app.py")]:
+        used |= set(re.findall(r"\bVGRAD_[A-Z][A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    assert used - set(SETTINGS) == set(), "add these to vgrad/settings.py SETTINGS"

@@ -6,8 +6,8 @@
     >>> print(settings.describe())     # a table of all of them (also: python -m vgrad.settings)
 
 Values are read when asked for (not at import), so tests and the launcher can set them
-in the environment first. The server caps themselves (parameters, layers x units, jobs...)
-live in `vgrad.limits`; their variable names are listed here too so one table documents all.
+in the environment first. The caps themselves are enforced by `vgrad.limits` and the service settings
+by `vgrad.service.settings`; their variables are listed here too so that one table documents all.
 """
 
 from __future__ import annotations
@@ -32,25 +32,37 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
-    # Serving
-    Setting("VGRAD_PORT", "8501", "port of the Streamlit app (`python -m vgrad serve --port` wins)", "Serving"),
-    Setting("VGRAD_HOST", "127.0.0.1", "address the app listens on (0.0.0.0 in Docker)", "Serving"),
-    Setting("VGRAD_BACKEND_URL", "", "use this running backend instead of starting one (e.g. http://127.0.0.1:8600)",
+    # Serving (the app's own port and address are `python -m vgrad serve --port/--host`)
+    Setting("VGRAD_BACKEND_URL", "", "use this running training service instead of starting one "
+            "(e.g. http://127.0.0.1:8502)", "Serving"),
+    Setting("VGRAD_BACKEND_PORT", "8502", "port of `python -m vgrad.service` when started on its own "
+            "(`serve` picks a free one)", "Serving"),
+    Setting("VGRAD_HOST", "127.0.0.1", "address the training service binds (keep it local)", "Serving"),
+    Setting("VGRAD_WORKERS", "one per CPU core", "trainings running at the same time (the rest queue)", "Serving"),
+    Setting("VGRAD_ABANDON_SECONDS", "60", "a job nobody polled for this long is cancelled (closed tab)",
             "Serving"),
-    Setting("VGRAD_BACKEND_PORT", "0", "port of the backend the launcher starts (0 = a free port)", "Serving"),
-    Setting("VGRAD_WORKERS", "2", "training jobs run at the same time (the rest queue)", "Serving"),
+    Setting("VGRAD_RETENTION_SECONDS", "600", "a finished job's records are freed this long after its last poll",
+            "Serving"),
+    Setting("VGRAD_KEEP_FINISHED", "200", "finished jobs remembered by the service", "Serving"),
+    Setting("VGRAD_MAX_STORED", "10000000", "numbers kept in finished jobs' records, all jobs together",
+            "Serving"),
+    Setting("VGRAD_WARM", "1", "import TensorFlow and train a 1-step run when the service starts (0 = skip)",
+            "Serving"),
     # Saved runs
     Setting("VGRAD_DATA_DIR", "./data", "directory of the saved-runs database (runs.sqlite3); a volume in Docker",
             "Saved runs"),
-    Setting("VGRAD_MAX_RUN_MB", "64", "largest run document (JSON, MB) that can be saved or imported", "Saved runs"),
-    # Limits (enforced by the backend, see vgrad.limits)
-    Setting("VGRAD_MAX_PARAMS", "", "most trainable parameters in one model (vgrad.limits default)", "Limits"),
-    Setting("VGRAD_MAX_LAYER_UNITS", "", "most hidden layers x units (vgrad.limits default)", "Limits"),
-    Setting("VGRAD_MAX_SAMPLES", "", "most examples in a data set (vgrad.limits default)", "Limits"),
-    Setting("VGRAD_MAX_STEPS", "", "most optimizer steps in one run (epochs x steps per epoch)", "Limits"),
-    Setting("VGRAD_MAX_JOBS_PER_CLIENT", "", "running + queued jobs per browser session", "Limits"),
-    Setting("VGRAD_MAX_JOBS", "", "running + queued jobs on the whole server", "Limits"),
-    Setting("VGRAD_MAX_SNAPSHOT_MB", "", "memory for full gradient snapshots per job", "Limits"),
+    Setting("VGRAD_MAX_RUN_MB", "64", "largest run document (JSON, MB) that can be saved or imported",
+            "Saved runs"),
+    # Limits (enforced by the training service, see vgrad.limits)
+    Setting("VGRAD_MAX_PARAMS", "500000", "trainable (+ BatchNorm) parameters of one network", "Limits"),
+    Setting("VGRAD_MAX_LAYER_UNITS", "4096", "hidden layers x units (rnn: recurrent layers x units)", "Limits"),
+    Setting("VGRAD_MAX_SAMPLES", "10000", "examples in a data set (train + validation)", "Limits"),
+    Setting("VGRAD_MAX_STEPS", "20000", "optimizer steps in one run (epochs x steps per epoch, or `steps`)",
+            "Limits"),
+    Setting("VGRAD_MAX_WORK", "50000000000", "parameters x examples processed (x seq_len for rnn)", "Limits"),
+    Setting("VGRAD_MAX_JOBS_PER_CLIENT", "8", "running + queued jobs of one browser session", "Limits"),
+    Setting("VGRAD_MAX_RUNNING", "2", "jobs of one browser session training at the same time", "Limits"),
+    Setting("VGRAD_MAX_QUEUED", "64", "jobs waiting in the queue, all sessions together", "Limits"),
     # Streamlit (read by Streamlit itself; the Docker image sets them)
     Setting("STREAMLIT_SERVER_HEADLESS", "false", "no browser tab on start, no e-mail prompt (true in Docker)",
             "Streamlit"),
@@ -61,18 +73,19 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
 
 
 def _limit_defaults() -> None:
-    """Fill the Limits defaults from vgrad.limits when it offers them (names stay documented either way)."""
+    """Take the Limits defaults from vgrad.limits itself, so this table cannot drift from it."""
     try:
-        from vgrad import limits
+        from vgrad.limits import ENV, Limits
     except ImportError:
         return
-    defaults = getattr(limits, "DEFAULTS", None) or getattr(limits, "ENV_DEFAULTS", None)
-    if not isinstance(defaults, dict):
-        return
-    for name, value in defaults.items():
-        if name in SETTINGS and not SETTINGS[name].default:
-            old = SETTINGS[name]
-            SETTINGS[name] = Setting(old.name, str(value), old.help, old.group)
+    defaults = Limits()
+    for field_name, var in ENV.items():
+        old = SETTINGS.get(var)
+        value = str(getattr(defaults, field_name, ""))
+        if old is None:
+            SETTINGS[var] = Setting(var, value, field_name.replace("_", " "), "Limits")
+        elif value and old.default != value:
+            SETTINGS[var] = Setting(var, value, old.help, old.group)
 
 
 def get(name: str) -> str:
@@ -108,7 +121,7 @@ def describe() -> str:
     _limit_defaults()
     lines = ["| Variable | Default | What it sets |", "|---|---|---|"]
     for s in SETTINGS.values():
-        default = f"`{s.default}`" if s.default else "(see vgrad.limits)"
+        default = f"`{s.default}`" if s.default else "(unset)"
         lines.append(f"| `{s.name}` | {default} | {s.help} |")
     return "\n".join(lines)
 
