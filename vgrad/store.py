@@ -17,9 +17,11 @@ Names and notes are stored exactly as given: escape them when showing them.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
+import re
 import sqlite3
 import time
 import zlib
@@ -387,6 +389,24 @@ def parse_run_json(text: str | bytes) -> Run:
     if not run.done:
         raise StoreError("not a vgrad run file: its status is 'running' (only ended runs are exported)")
     return run
+
+
+# --- showing user text ----------------------------------------------------------------
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$])")
+
+
+def escape_markdown(text: Any) -> str:
+    """User text for st.markdown / st.subheader / st.error: shown exactly, never as HTML or Markdown.
+
+    `<script>` stays visible text (`&lt;script&gt;`), `**bold**`, `[link](url)`, `$x$` and
+    `:red[...]` lose their meaning. Table cells (st.dataframe) and widget labels need no escaping.
+    """
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", "  \n")
+
+
+def escape_label(text: Any) -> str:
+    """User text for Plotly titles and legends, which render a few HTML tags."""
+    return html.escape(str(text), quote=False)
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -1,0 +1,124 @@
+"""pages/runs.py with AppTest: list, escape, open, compare, rename, delete, import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.run_factory import make_run
+from vgrad.store import RunStore
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "runs.py")
+HOSTILE = "<script>alert(1)</script> **bold** [x](javascript:alert(1))"
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("VGRAD_DATA_DIR", str(tmp_path / "data"))
+    return RunStore()
+
+
+def _run_page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown] + [h.value for h in at.subheader] + [c.value for c in at.caption]
+
+
+def test_empty_store_renders(store):
+    at = _run_page()
+    assert at.title[0].value == "Saved runs"
+    assert "No saved runs yet" in at.info[0].value
+
+
+def test_lists_and_opens_a_saved_run(store):
+    rid = store.save(make_run(), "deep sigmoid")
+    at = _run_page()
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["deep sigmoid"] and list(table["id"]) == [rid]
+    assert any("deep sigmoid" in t for t in _texts(at))
+    assert at.metric[0].value == "finished"
+    assert at.query_params["run"] in (str(rid), [str(rid)])
+
+
+def test_hostile_name_is_shown_escaped(store):
+    rid = store.save(make_run(), HOSTILE)
+    at = _run_page()
+    assert list(at.dataframe[0].value["name"]) == [HOSTILE]  # a plain table cell
+    heading = at.subheader[0].value
+    assert "&lt;script&gt;" in heading and "<script>" not in heading
+    assert "\\*\\*bold\\*\\*" in heading and "](javascript" not in heading
+    assert not any(m.proto.allow_html for m in at.markdown)
+    assert not any(getattr(m.proto, "allow_html", False) for m in at.subheader)
+    assert at.selectbox(key="open_run").value == rid
+
+
+def test_reopen_from_the_url(store):
+    first = store.save(make_run(seed=1), "first")
+    store.save(make_run(seed=2), "second")
+    at = _run_page(run=str(first))
+    assert at.selectbox(key="open_run").value == first
+    assert "first" in at.subheader[0].value
+
+
+def test_compare_two_runs_and_save_the_comparison(store):
+    a = store.save(make_run(seed=1), "sigmoid")
+    b = store.save(make_run(seed=2, activation="relu"), "relu")
+    at = _run_page()
+    at.multiselect[0].set_value([a, b]).run()
+    assert not at.exception, at.exception
+    form_name = [t for t in at.text_input if t.label == "Save this comparison as"][0]
+    form_name.input("sigmoid vs relu")
+    [b for b in at.button if b.label == "Save comparison"][0].click().run()
+    assert not at.exception, at.exception
+    [comp] = store.list_comparisons()
+    assert comp.name == "sigmoid vs relu" and set(comp.run_ids) == {a, b}
+
+
+def test_rename_and_delete(store):
+    rid = store.save(make_run(), "old name")
+    at = _run_page()
+    at.text_input(key=f"rename_{rid}").input("new name")
+    at.button(key=f"rename_go_{rid}").click().run()
+    assert store.get(rid).name == "new name"
+    at.checkbox(key=f"delete_sure_{rid}").check().run()
+    at.button(key=f"delete_go_{rid}").click().run()
+    assert not at.exception, at.exception
+    assert store.list() == []
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"{not json", "not valid JSON"),
+    (b"", "empty"),
+    (json.dumps({"config": {"hidden_layers": 999}, "layers": [], "steps": [], "epochs": [],
+                 "status": "finished"}).encode(), "hidden_layers"),
+    (b"[" * 50_000, "not a vgrad run file"),
+])
+def test_import_of_a_broken_file_shows_a_message(store, content, message):
+    at = _run_page()
+    at.file_uploader(key="import_file").set_value(("broken <b>.json", content, "application/json")).run()
+    at.button(key="import_go").click().run()
+    assert not at.exception, at.exception
+    assert at.error and message in at.error[0].value.replace("\\", "")
+    assert "<b>" not in at.error[0].value
+    assert store.list() == []
+
+
+def test_import_of_an_exported_run(store):
+    text = make_run().to_json().encode()
+    at = _run_page()
+    at.file_uploader(key="import_file").set_value(("run.json", text, "application/json")).run()
+    at.text_input(key="import_name").input("from a file")
+    at.button(key="import_go").click().run()
+    assert not at.exception, at.exception
+    assert "Imported as run" in at.success[0].value
+    assert [r.name for r in store.list()] == ["from a file"]
