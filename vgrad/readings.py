@@ -251,7 +251,7 @@ def loss_reading(run: Run) -> Reading:
     if not le:
         return Reading("no loss recorded yet", "waiting")
     start, end = le["start"], le["end"]
-    if end <= 0.7 * start:
+    if end <= 0.8 * start:
         verdict, text = "learned", f"loss fell from {start:.3g} to {end:.3g}"
     elif abs(end - LN2) <= FLAT_TOLERANCE and abs(end - start) <= max(0.1 * start, FLAT_TOLERANCE):
         verdict, text = "flat", f"loss flat near ln 2 = 0.693 ({start:.3g} -> {end:.3g}): no better than a coin flip"

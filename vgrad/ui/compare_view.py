@@ -1,0 +1,235 @@
+"""The Compare page's components: choose the runs, train them together, show them on one scale.
+
+    setup = setup_controls()           # comparison, shared and per-run settings; kept in the URL
+    train_controls(client, setup)      # Train all / Stop all
+    live_panels(client)                # heatmaps, curves, table, reading, exports (live fragment)
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from vgrad import comparison as cmp
+from vgrad.charts.compare import first_layer_overlay, heatmap_grid, layer_profile_overlay, loss_overlay
+from vgrad.config import ConfigError
+from vgrad.presets import COMPARISONS, PRESETS
+from vgrad.readings import comparison_reading, comparison_table, run_readings
+from vgrad.service.client import BackendClient
+from vgrad.ui.multi_run import RunGroup, status_line
+from vgrad.ui.url_state import md_escape
+
+GROUP = RunGroup("vgrad.cmp")
+_SETUP, _GEN, _TRAINED, _ERRORS, _PROBLEMS = ("vgrad.cmp.setup", "vgrad.cmp.gen", "vgrad.cmp.trained",
+                                              "vgrad.cmp.errors", "vgrad.cmp.problems")
+STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-propagated)"}
+PRESET_CHOICES = [*PRESETS, cmp.DEFAULT]
+
+
+def _gen() -> int:
+    return st.session_state.setdefault(_GEN, 0)
+
+
+def _replace(setup: cmp.Setup) -> None:
+    st.session_state[_SETUP] = setup
+    st.session_state[_GEN] = _gen() + 1
+
+
+def _on_pick() -> None:
+    name = st.session_state[f"cmp.name.{_gen()}"]
+    shared = st.session_state[_SETUP].shared
+    _replace(cmp.from_comparison(name, shared))
+
+
+def _on_add() -> None:
+    setup: cmp.Setup = st.session_state[_SETUP]
+    last = setup.members[-1] if setup.members else cmp.Member("deep-sigmoid")
+    _replace(cmp.Setup(setup.name, (*setup.members, cmp.Member(last.preset, dict(last.overrides))), setup.shared))
+
+
+def _on_remove(i: int) -> None:
+    setup: cmp.Setup = st.session_state[_SETUP]
+    members = [m for k, m in enumerate(setup.members) if k != i]
+    _replace(cmp.Setup(setup.name, tuple(members), setup.shared))
+
+
+def _initial_setup() -> cmp.Setup:
+    params = {k: st.query_params.get_all(k) for k in st.query_params}
+    setup, problems = cmp.parse_query(params)
+    st.session_state[_PROBLEMS] = problems
+    return setup
+
+
+def setup_controls() -> cmp.Setup:
+    """The comparison picker and each run's settings; returns the Setup they describe.
+
+    The first visit reads the link (?comparison=...&r2.activation=...); afterwards the widgets
+    are the truth and the link follows them.
+    """
+    if _SETUP not in st.session_state:
+        st.session_state[_SETUP] = _initial_setup()
+    setup: cmp.Setup = st.session_state[_SETUP]
+    gen = _gen()
+    names = list(COMPARISONS)
+    left, right = st.columns([2, 3])
+    left.selectbox("Start from a comparison", names, index=names.index(setup.name) if setup.name in names else 0,
+                   format_func=lambda n: COMPARISONS[n].title, key=f"cmp.name.{gen}", on_change=_on_pick)
+    shared_text = right.text_input(
+        "Shared settings (every run)", cmp.overrides_text(setup.shared), key=f"cmp.shared.{gen}",
+        placeholder="e.g. epochs=5&seed=1", help="field=value pairs joined by &; the same for every run")
+    shared, problems = cmp.parse_overrides(shared_text)
+    members = []
+    for i, m in enumerate(setup.members):
+        c1, c2, c3 = st.columns([2, 4, 1], vertical_alignment="bottom")
+        preset = c1.selectbox(f"Run {i + 1}", PRESET_CHOICES,
+                              index=PRESET_CHOICES.index(m.preset) if m.preset in PRESET_CHOICES else 0,
+                              key=f"cmp.preset.{gen}.{i}")
+        text = c2.text_input(f"Run {i + 1} changes", cmp.overrides_text(m.overrides), key=f"cmp.own.{gen}.{i}",
+                             placeholder="e.g. activation=relu&initializer=he_normal")
+        own, own_problems = cmp.parse_overrides(text)
+        problems += [f"run {i + 1}: {p}" for p in own_problems]
+        c3.button("Remove", key=f"cmp.rm.{gen}.{i}", on_click=_on_remove, args=(i,),
+                  disabled=len(setup.members) <= cmp.MIN_RUNS, width="stretch")
+        members.append(cmp.Member(preset, own))
+    st.button("Add a configuration", key=f"cmp.add.{gen}", on_click=_on_add,
+              disabled=len(setup.members) >= cmp.MAX_RUNS)
+    current, more = cmp.drop_invalid(cmp.Setup(setup.name, tuple(members), shared), [])
+    problems += more
+    for p in st.session_state.pop(_PROBLEMS, []) + problems:
+        st.warning(md_escape(p, 400), icon="⚠️")
+    _write_url(current)
+    _describe(current)
+    return current
+
+
+def _write_url(setup: cmp.Setup) -> None:
+    wanted = cmp.query_for(setup)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def _describe(setup: cmp.Setup) -> None:
+    comp = setup.comparison
+    if comp is not None and setup.matches_comparison():
+        st.markdown(f"**Expected pattern**{' (' + comp.paper + ')' if comp.paper else ''}: {comp.expect}")
+    with st.expander("What each run is", expanded=False):
+        for label, config in zip(setup.labels(), setup.configs(), strict=True):
+            st.markdown(f"- **{md_escape(label)}**: {md_escape(summary(config), 400)}")
+    try:
+        page_url = st.context.url
+    except Exception:  # noqa: BLE001 (no browser, e.g. AppTest)
+        page_url = None
+    base = (page_url or "http://localhost:8501/compare").split("?", 1)[0]
+    st.caption("Share this comparison: the link rebuilds it exactly.")
+    st.code(f"{base}?{cmp.query_string(setup)}", language=None, wrap_lines=True)
+
+
+def summary(c) -> str:
+    if c.family == "rnn":
+        arch = f"{c.rnn_layers}x {c.cell}({c.units}), {c.seq_len} time steps"
+    else:
+        arch = f"{c.hidden_layers}x Dense({c.units}, {c.activation}), {c.initializer}"
+        if c.batch_norm != "off":
+            arch += f", BatchNorm {c.batch_norm}"
+        if c.residual_every:
+            arch += f", skip every {c.residual_every}"
+    clip = next((f", {n}={getattr(c, n):g}" for n in ("clipvalue", "clipnorm", "global_clipnorm")
+                 if getattr(c, n)), "")
+    return (f"{arch}; {c.optimizer} lr {c.learning_rate:g}{clip}; {c.epochs} epoch{'s' if c.epochs != 1 else ''} of {c.steps_per_epoch} steps; "
+            f"data {c.dataset} n={c.n_samples} seed {c.data_seed}; weights seed {c.seed}")
+
+
+# --- training -------------------------------------------------------------------------------
+
+def _train(client: BackendClient, setup: cmp.Setup) -> None:
+    try:
+        configs = setup.configs()
+    except ConfigError as exc:
+        st.session_state[_ERRORS] = [str(exc)]
+        return
+    st.session_state[_ERRORS] = GROUP.start(client, list(zip(setup.labels(), configs, strict=True)))
+    st.session_state[_TRAINED] = setup
+
+
+def train_controls(client: BackendClient | None, setup: cmp.Setup) -> None:
+    c1, c2, c3 = st.columns([1.3, 1, 4])
+    c1.button("▶ Train all", type="primary", key="cmp.train", on_click=_train, args=(client, setup),
+              disabled=client is None, width="stretch",
+              help="train every configuration through the service (two at a time; the rest wait in the queue)")
+    c2.button("⏹ Stop all", key="cmp.stop", on_click=GROUP.stop, args=(client,), disabled=not GROUP.active(),
+              width="stretch")
+    c3.caption("Runs share data and seed unless you change them. Two train at a time; the others queue.")
+    for e in st.session_state.get(_ERRORS, []):
+        st.error(md_escape(e, 500))
+
+
+# --- live panels ------------------------------------------------------------------------------
+
+def live_panels(client: BackendClient | None) -> None:
+    stat = st.radio("Heatmap statistic", list(STATS), format_func=STATS.get, horizontal=True, key="cmp.stat")
+    threshold = st.number_input("Loss threshold for the table", 0.01, 5.0, 0.5, 0.05, key="cmp.threshold")
+    GROUP.live(client, lambda jobs, labels: _panels(jobs, labels, stat, threshold))
+
+
+def _panels(jobs, labels, stat: str, threshold: float) -> None:
+    if not jobs:
+        st.info("Press **Train all**: the panels below fill in live as the runs train.")
+        return
+    setup: cmp.Setup | None = st.session_state.get(_TRAINED)
+    runs = [j.run for j in jobs]
+    labels = labels[:len(runs)]
+    cols = st.columns(len(jobs))
+    for col, job, lab in zip(cols, jobs, labels, strict=True):
+        col.caption(f"**{md_escape(lab, 80)}**: {md_escape(status_line(job))}")
+        if job.run.status in ("failed", "diverged") or job.lost:
+            col.error(md_escape(job.run.message or job.message, 300))
+    _reading(setup, runs, labels)
+    st.plotly_chart(heatmap_grid(runs, labels, stat), key="cmp.heat")
+    st.plotly_chart(loss_overlay(runs, labels), key="cmp.loss")
+    left, right = st.columns(2)
+    left.plotly_chart(first_layer_overlay(runs, labels, stat), key="cmp.first")
+    right.plotly_chart(layer_profile_overlay(runs, labels, stat), key="cmp.profile")
+    table = comparison_table(runs, labels, threshold)
+    st.dataframe(_formatted(table), hide_index=True, key="cmp.table")
+    with st.expander("Automatic reading of each run"):
+        for lab, run in zip(labels, runs, strict=True):
+            st.markdown(f"**{md_escape(lab, 80)}**")
+            for r in run_readings(run):
+                st.markdown(f"- {md_escape(r.text, 500)}")
+    if setup is not None:
+        d1, d2, _ = st.columns([1, 1, 3])
+        d1.download_button("Download JSON", cmp.export_json(setup, runs, labels, threshold),
+                           "vgrad-comparison.json", "application/json", key="cmp.json", on_click="ignore")
+        d2.download_button("Download CSV", cmp.export_csv(runs, labels), "vgrad-comparison.csv", "text/csv",
+                           key="cmp.csv", on_click="ignore")
+
+
+def _reading(setup: cmp.Setup | None, runs, labels) -> None:
+    comp = setup.comparison if setup is not None else None
+    name = setup.name if setup is not None and setup.matches_comparison() else ""
+    reading = comparison_reading(name, runs, labels)
+    icon = {True: "✅", False: "❌"}.get(reading.holds, "⏳" if any(not r.done for r in runs) else "ℹ️")
+    left, right = st.columns(2)
+    with left.container(border=True):
+        st.markdown("**Expected**" + (f" ({comp.paper})" if comp and comp.paper else ""))
+        st.markdown(comp.expect if comp is not None and name else "A hand-made set: no expected pattern; "
+                    "the reading on the right ranks the runs.")
+    with right.container(border=True):
+        st.markdown(f"**Automatic reading** {icon}")
+        st.markdown(md_escape(reading.text, 1200))
+
+
+def _formatted(table):
+    out = table.copy()
+    for col in out.columns:
+        if col.startswith("grad ") or col in ("first-layer grad", "last-layer grad"):
+            out[col] = [f"{v:.2e}" if isinstance(v, float) and math.isfinite(v) else "–" for v in out[col]]
+        elif col == "attenuation (orders)":
+            out[col] = [f"{v:.2f}" if isinstance(v, float) and math.isfinite(v) else "–" for v in out[col]]
+        elif col in ("final loss", "train acc", "val acc"):
+            out[col] = [f"{v:.3f}" if isinstance(v, float) and math.isfinite(v) else "–" for v in out[col]]
+        elif col.startswith("steps to"):
+            out[col] = ["never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
+                        for v in out[col]]
+    return out
