@@ -4,7 +4,7 @@ No Streamlit and no TensorFlow here; every function takes plain record dicts (as
 the engine or the backend service) and returns a Figure sized to fill its container's width.
 """
 
-from vgrad.charts._common import column_edges, pow10_label, stat_matrix
+from vgrad.charts._common import column_edges, layer_labels, pow10_label, stat_matrix
 from vgrad.charts.activations import activation_health
 from vgrad.charts.boundary import decision_boundary
 from vgrad.charts.curves import loss_accuracy
@@ -16,6 +16,6 @@ from vgrad.charts.snapshot import find_snapshot, kernel_gradient, snapshot_steps
 __all__ = [
     "Headline", "activation_health", "attenuation_text", "column_edges", "decision_boundary",
     "divergence_banner", "find_snapshot", "gradient_flow", "gradient_heatmap", "headline",
-    "kernel_gradient", "log_range", "log_stat_grid", "loss_accuracy", "pow10_label", "ratio_text",
+    "kernel_gradient", "layer_labels", "log_range", "log_stat_grid", "loss_accuracy", "pow10_label", "ratio_text",
     "snapshot_steps", "stat_matrix",
 ]

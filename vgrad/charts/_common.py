@@ -53,7 +53,7 @@ def base_layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure
         title=dict(text=title, font=dict(size=17)) if title else None,
         font=FONT, height=height, autosize=True,
         margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1, bgcolor="rgba(0,0,0,0)"),
         hoverlabel=dict(font_size=14),
     )
     return fig

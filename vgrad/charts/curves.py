@@ -30,7 +30,7 @@ def loss_accuracy(epochs: Sequence[dict], steps: Sequence[dict] = (), *, height:
     """
     if not epochs and not steps:
         return empty_figure("loss and accuracy: no steps yet", height)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
     if steps:
         x = np.array([s.get("step", i) for i, s in enumerate(steps)], dtype=float)
         xs, ys = downsample_line(x, np.array(_col(steps, "loss")))
@@ -52,5 +52,6 @@ def loss_accuracy(epochs: Sequence[dict], steps: Sequence[dict] = (), *, height:
                 hovertemplate=f"epoch %{{customdata}}<br>{name} {key.replace('val_', '')} %{{y:.4f}}<extra></extra>",
             ), 1, col)
     fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    return base_layout(fig, height=height)
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    return base_layout(fig, "Loss and accuracy", height)

@@ -25,7 +25,7 @@ from vgrad.run import attenuation_orders
 
 
 def ratio_text(per_layer: Sequence[float | None]) -> str:
-    """'first/last = 3.2e-05: 4.5 orders of magnitude smaller at the input' style summary."""
+    """'first/last = 3.2e-05<br>4.5 orders of magnitude smaller at the input' style summary."""
     vals = [v for v in per_layer if v is not None]
     orders = attenuation_orders(vals)
     if math.isnan(orders):
@@ -35,8 +35,8 @@ def ratio_text(per_layer: Sequence[float | None]) -> str:
     first, last = float(vals[0]), float(vals[-1])
     ratio = first / last
     if orders >= 0:
-        return f"first/last = {fmt_sci(ratio)}: {orders:.1f} orders of magnitude smaller at the input"
-    return f"first/last = {fmt_sci(ratio)}: {-orders:.1f} orders of magnitude larger at the input"
+        return f"first/last = {fmt_sci(ratio)}<br>{orders:.1f} orders of magnitude smaller at the input"
+    return f"first/last = {fmt_sci(ratio)}<br>{-orders:.1f} orders of magnitude larger at the input"
 
 
 def gradient_flow(step: dict | None, layers: Sequence[dict], stat: str = "grad_norm", *,
@@ -64,7 +64,8 @@ def gradient_flow(step: dict | None, layers: Sequence[dict], stat: str = "grad_n
                      ticktext=ticktext, range=[lo - 0.5, hi + 0.3])
     fig.update_xaxes(title_text="layer (input → output)", tickangle=-30)
     fig.add_annotation(text=ratio_text([v for v in raw if isinstance(v, int | float)]), xref="paper",
-                       yref="paper", x=0.01, y=0.98, xanchor="left", yanchor="top", showarrow=False,
-                       font=dict(size=15), bgcolor="rgba(255,255,255,0.85)", bordercolor="#495057",
-                       borderwidth=1)
-    return base_layout(fig, f"Gradient flow at step {step.get('step', '?')}", height)
+                       yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
+                       align="left", font=dict(size=14))
+    base_layout(fig, f"Gradient flow at step {step.get('step', '?')}", height)
+    fig.update_layout(margin=dict(t=95), title=dict(y=0.97, yanchor="top"))
+    return fig

@@ -55,8 +55,9 @@ def kernel_gradient(snapshot: dict | None, layers: Sequence[dict] = (), *, heigh
         hovertemplate="input unit %{y}<br>output unit %{x}<br>dL/dW = %{z:.3e}<extra></extra>",
         xgap=1 if g.shape[1] <= 40 else 0, ygap=1 if g.shape[0] <= 40 else 0,
     ))
-    fig.update_xaxes(title_text=f"output unit ({g.shape[1]})")
-    fig.update_yaxes(title_text=f"input unit ({g.shape[0]})", autorange="reversed")
+    fig.update_xaxes(title_text=f"output unit ({g.shape[1]})", dtick=1 if g.shape[1] <= 16 else None)
+    fig.update_yaxes(title_text=f"input unit ({g.shape[0]})", autorange="reversed",
+                     dtick=1 if g.shape[0] <= 16 else None)
     norm = float(np.sqrt(np.sum(np.where(finite, g, 0.0) ** 2)))
     title = f"dL/dW of {name} at step {snapshot.get('step', '?')} (‖·‖ = {fmt_sci(norm)})"
     return base_layout(fig, title, height)

@@ -1,0 +1,15 @@
+"""Explorer: configure a network, train it in the service, watch every layer's gradient live."""
+
+import streamlit as st
+
+from vgrad.ui import backend, config_form, live, panels
+
+st.title("Explorer")
+st.caption("Train a network and watch its per-layer gradients as they are computed, step by step.")
+
+form = config_form.experiment_sidebar()
+client = backend.connect()
+panels.controls(client, form)
+if client is None:
+    backend.wait_panel()
+live.live_fragment(panels.live_view, client)

@@ -1,0 +1,163 @@
+"""Follow a training job of the service from a page: submit, poll new records, control.
+
+    job = live.start(client, config, preset)      # stored in st.session_state
+    live.poll(client, job)                        # fetches only records after job.offset
+    job.run                                       # a vgrad.run.Run folded from the records so far
+
+Pages call poll() inside `st.fragment(run_every=live.REFRESH_SECONDS)` (see live_fragment), so
+the charts refresh a few times a second without rerunning the whole page.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from vgrad.config import RunConfig
+from vgrad.run import Run
+from vgrad.service.client import BackendClient, BackendError
+
+REFRESH_SECONDS = 0.5
+JOB_KEY = "vgrad.job"
+CLIENT_KEY = "vgrad.client_id"
+FINAL = ("finished", "cancelled", "diverged", "failed")
+RATE_WINDOW = 5.0  # seconds of history for steps per second
+
+
+@dataclass
+class LiveJob:
+    """What a page knows about one job of the service."""
+
+    job_id: str
+    config: RunConfig
+    preset: str | None = None
+    status: str = "queued"
+    queue_position: int | None = None
+    paused: bool = False
+    message: str = ""
+    offset: int = 0
+    error: str = ""                 # last problem talking to the service
+    lost: bool = False              # the service no longer knows this job
+    run: Run = None  # type: ignore[assignment]
+    started: float = field(default_factory=time.monotonic)
+    _progress: deque = field(default_factory=lambda: deque(maxlen=200))
+
+    def __post_init__(self) -> None:
+        if self.run is None:
+            self.run = Run(config=self.config)
+
+    @property
+    def active(self) -> bool:
+        """Until the job's status record arrived (it is the last record of every job)."""
+        return not self.lost and self.run.status not in FINAL
+
+    @property
+    def steps_per_second(self) -> float | None:
+        """Steps per second over the last few seconds (None before two samples)."""
+        if len(self._progress) < 2:
+            return None
+        t1, s1 = self._progress[-1]
+        for t0, s0 in self._progress:
+            if t1 - t0 <= RATE_WINDOW:
+                break
+        if t1 - t0 <= 0:
+            return None
+        return max(0.0, (s1 - s0) / (t1 - t0))
+
+    def add(self, records: list[dict]) -> None:
+        for record in records:
+            self.run.add(record)
+
+
+def client_id() -> str:
+    """One id per browser session (the service limits running jobs per client)."""
+    if CLIENT_KEY not in st.session_state:
+        st.session_state[CLIENT_KEY] = "ui-" + uuid.uuid4().hex[:12]
+    return st.session_state[CLIENT_KEY]
+
+
+def current(key: str = JOB_KEY) -> LiveJob | None:
+    return st.session_state.get(key)
+
+
+def start(client: BackendClient, config: RunConfig, preset: str | None = None, label: str = "",
+          key: str = JOB_KEY) -> LiveJob:
+    """Submit a run (stopping this page's previous one if it is still going). BackendError on refusal."""
+    old = current(key)
+    if old is not None and old.active:
+        try:
+            client.control(old.job_id, "stop")
+        except BackendError:
+            pass
+    answer = client.submit(config, client_id(), label=label or (preset or "explorer"))
+    job = LiveJob(job_id=answer["id"], config=config, preset=preset, status=answer.get("status", "queued"),
+                  queue_position=answer.get("queue_position"))
+    st.session_state[key] = job
+    return job
+
+
+def poll(client: BackendClient, job: LiveJob, max_rounds: int = 5) -> int:
+    """Fetch the records after job.offset (a few pages at most); returns how many arrived."""
+    got = 0
+    for _ in range(max_rounds):
+        try:
+            page = client.records(job.job_id, job.offset)
+        except BackendError as exc:
+            if exc.status in (404, 410):
+                job.lost, job.status = True, "failed"
+                job.message = f"the service no longer has this run: {exc}"
+            job.error = str(exc)
+            break
+        job.error = ""
+        records = page.get("records") or []
+        job.add(records)
+        job.offset = int(page.get("next", job.offset + len(records)))
+        job.status = page.get("status", job.status)
+        job.queue_position = page.get("queue_position")
+        job.paused = bool(page.get("paused", False))
+        job.message = page.get("message") or job.message
+        got += len(records)
+        if not records or not job.active or page.get("status") not in FINAL:
+            break
+    if job.run.status in FINAL:
+        job.status, job.message = job.run.status, job.run.message  # the status record is the last word
+    job._progress.append((time.monotonic(), job.run.last_step + 1))
+    return got
+
+
+def control(client: BackendClient, job: LiveJob, action: str) -> str | None:
+    """pause / resume / step / stop; returns an error sentence or None."""
+    try:
+        answer = client.control(job.job_id, action)
+    except BackendError as exc:
+        return str(exc)
+    job.status = answer.get("status", job.status)
+    job.paused = bool(answer.get("paused", action in ("pause", "step")))
+    return None
+
+
+def live_fragment(body: Callable[[LiveJob | None], None], client: BackendClient | None,
+                  key: str = JOB_KEY, refresh: float = REFRESH_SECONDS) -> None:
+    """Run `body(job)` in a fragment that polls the job every `refresh` seconds while it is active.
+
+    When the job ends, the whole page reruns once so controls outside the fragment update.
+    """
+    job = current(key)
+    every = refresh if (job is not None and job.active and client is not None) else None
+
+    @st.fragment(run_every=every)
+    def _live() -> None:
+        j = current(key)
+        was_active = j is not None and j.active
+        if j is not None and client is not None and j.active:
+            poll(client, j)
+        body(j)
+        if was_active and not j.active and every is not None:
+            st.rerun()
+
+    _live()

@@ -1,0 +1,197 @@
+"""The Explorer's live view: run controls, headline numbers and the charts of one job.
+
+    controls(client, form)          # Train / Pause / Step / Stop (outside the live fragment)
+    live_view(job)                  # headline + charts 1-6 + exports (inside the live fragment)
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from vgrad import charts
+from vgrad.charts.headline import pct
+from vgrad.service.client import BackendClient, BackendError
+from vgrad.ui import live
+from vgrad.ui.config_form import FormResult
+from vgrad.ui.url_state import md_escape
+
+STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-propagated)"}
+_ERROR = "vgrad.control_error"
+
+CAPTIONS = {
+    "heatmap": "Each row is a layer (input at the bottom), each column a step; dark = tiny gradient. "
+               "A vanishing gradient is a dark band at the bottom that never brightens.",
+    "flow": "The bars should stand about level; a staircase falling towards the input means the "
+            "first layers barely learn.",
+    "curves": "A loss stuck near ln 2 ≈ 0.69 and accuracy near 50% means the network is not learning yet.",
+    "kernel": "Every entry of one layer's dL/dW (red > 0 > blue); near-white everywhere means this layer "
+              "gets almost no signal.",
+    "health": "Saturated sigmoid/tanh units (flat tails) and dead ReLUs pass almost no gradient backwards.",
+    "boundary": "The black P = 0.5 line should bend to separate the two classes as training goes on.",
+}
+
+
+# --- controls ---------------------------------------------------------------------------------
+
+def _start(client: BackendClient, form: FormResult) -> None:
+    try:
+        live.start(client, form.config, form.preset)
+        st.session_state.pop(_ERROR, None)
+    except BackendError as exc:
+        st.session_state[_ERROR] = f"The service refused the run: {exc}"
+
+
+def _control(client: BackendClient, action: str) -> None:
+    job = live.current()
+    if job is None:
+        return
+    if action == "toggle":
+        action = "resume" if job.paused else "pause"
+    err = live.control(client, job, action)
+    if err:
+        st.session_state[_ERROR] = err
+    else:
+        st.session_state.pop(_ERROR, None)
+
+
+def controls(client: BackendClient | None, form: FormResult) -> None:
+    """The Train / Pause / Step / Stop row."""
+    job = live.current()
+    running = job is not None and job.active and client is not None
+    cols = st.columns([1.3, 1.2, 1, 1, 4])
+    cols[0].button("Train", icon=":material/play_arrow:", type="primary", key="ctl_train", on_click=_start, args=(client, form),
+                   disabled=client is None or form.config is None, width="stretch",
+                   help="start a new run with the settings in the sidebar")
+    paused = bool(job and job.paused)
+    cols[1].button("Resume" if paused else "Pause",
+                   icon=":material/play_arrow:" if paused else ":material/pause:", key="ctl_pause", on_click=_control,
+                   args=(client, "toggle"), disabled=not running, width="stretch")
+    cols[2].button("Step", icon=":material/skip_next:", key="ctl_step", on_click=_control, args=(client, "step"), disabled=not running,
+                   width="stretch", help="run exactly one step, then stay paused")
+    cols[3].button("Stop", icon=":material/stop:", key="ctl_stop", on_click=_control, args=(client, "stop"), disabled=not running,
+                   width="stretch")
+    if form.config is None:
+        cols[4].caption("Fix the setting marked in the sidebar to train.")
+    elif job is None:
+        cols[4].caption("Press Train: the charts below fill in live.")
+    if st.session_state.get(_ERROR):
+        st.error(md_escape(st.session_state[_ERROR], 600))
+
+
+# --- the live view ----------------------------------------------------------------------------
+
+def _status_text(job: live.LiveJob) -> str:
+    if job.run.status in live.FINAL:
+        return job.run.status
+    if job.status == "queued":
+        return "queued" + (f" (#{job.queue_position})" if job.queue_position else "")
+    return "paused" if job.paused else job.status
+
+
+def headline_row(job: live.LiveJob) -> None:
+    run = job.run
+    h = charts.headline(run, job.steps_per_second)
+    cols = st.columns(6)
+    cols[0].metric("Status", _status_text(job))
+    cols[1].metric("Step", f"{h.step:,} / {h.total_steps:,}")
+    cols[2].metric("Epoch", f"{h.epoch:,} / {h.epochs:,}")
+    sps = h.steps_per_second
+    cols[3].metric("Steps / s", "–" if sps is None else f"{sps:,.0f}" if sps >= 10 else f"{sps:.1f}")
+    att = h.attenuation
+    cols[4].metric("Attenuation", "–" if math.isnan(att) else
+                   ("∞" if math.isinf(att) else f"{att:.1f} orders"),
+                   help="log10(last layer's ‖dL/dW‖ / first layer's) at the latest step: "
+                        + h.attenuation_text)
+    cols[5].metric("Val. accuracy", pct(h.val_accuracy), help=f"training accuracy {pct(h.accuracy)}")
+    st.progress(h.progress)
+    banner = charts.divergence_banner(run)
+    if banner:
+        st.error(md_escape(banner, 800), icon=":material/error:")
+    elif job.status == "queued":
+        st.info(f"Waiting for a free trainer: position {job.queue_position or '?'} in the queue.", icon=":material/hourglass_top:")
+    if job.error:
+        st.warning(f"Lost contact with the training service, retrying: {md_escape(job.error)}")
+
+
+def gradient_heatmap(run, key: str = "explorer") -> str:
+    stat = st.radio("Gradient", list(STATS), format_func=STATS.get, horizontal=True, key=f"{key}_stat",
+                    label_visibility="collapsed")
+    st.plotly_chart(charts.gradient_heatmap(run.steps, run.layers, stat or "grad_norm"),
+                    key=f"{key}_heatmap", width="stretch")
+    st.caption(CAPTIONS["heatmap"])
+    return stat or "grad_norm"
+
+
+def kernel_panel(run, key: str = "explorer") -> None:
+    by_layer = charts.snapshot_steps(run.snapshots)
+    if not by_layer or not run.layers:
+        st.plotly_chart(charts.kernel_gradient(None), key=f"{key}_kernel", width="stretch")
+        st.caption(CAPTIONS["kernel"])
+        return
+    labels = charts.layer_labels(run.layers)
+    layer_ids = [i for i in range(len(run.layers)) if i in by_layer]
+    c1, c2 = st.columns([1, 1], vertical_alignment="bottom")
+    lkey = f"{key}_kernel_layer"
+    if st.session_state.get(lkey) not in layer_ids:
+        st.session_state[lkey] = layer_ids[0]
+    layer = c1.selectbox("Layer", layer_ids, format_func=lambda i: labels[i], key=lkey)
+    steps = by_layer.get(layer, [])
+    follow = c2.toggle("Follow the latest step", value=True, key=f"{key}_kernel_follow")
+    if follow or len(steps) < 2:
+        step = steps[-1]
+    else:
+        skey = f"{key}_kernel_pos"
+        if st.session_state.get(skey, 0) > len(steps) - 1:
+            st.session_state[skey] = len(steps) - 1
+        pos = st.slider("Kept snapshot", 0, len(steps) - 1, key=skey,
+                        help=f"{len(steps)} kept steps: {steps[0]} … {steps[-1]}")
+        step = steps[pos]
+    snap = charts.find_snapshot(run.snapshots, layer, step)
+    st.plotly_chart(charts.kernel_gradient(snap, run.layers), key=f"{key}_kernel", width="stretch")
+    st.caption(CAPTIONS["kernel"])
+
+
+def exports(job: live.LiveJob, key: str = "explorer") -> None:
+    run = job.run
+    name = f"vgrad-{job.preset or 'custom'}-{job.job_id[:8]}"
+    c1, c2, c3 = st.columns([1, 1, 3])
+    c1.download_button("Run as JSON", icon=":material/download:", data=run.to_json, file_name=f"{name}.json", mime="application/json",
+                       key=f"{key}_json", on_click="ignore", disabled=not run.steps, width="stretch")
+    c2.download_button("Steps as CSV", icon=":material/download:", data=run.to_csv, file_name=f"{name}.csv", mime="text/csv",
+                       key=f"{key}_csv", on_click="ignore", disabled=not run.steps, width="stretch")
+    c3.caption("JSON: config, every record and the status (reload it on the Runs page). "
+               "CSV: one row per step × layer.")
+
+
+def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
+    """Headline numbers and charts 1-6 of the page's job (or what to do when there is none)."""
+    if job is None:
+        st.info("No run yet. Pick a preset or change the settings in the sidebar, then press **Train**.")
+        return
+    run = job.run
+    headline_row(job)
+    stat = gradient_heatmap(run, key)
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(charts.gradient_flow(run.steps[-1] if run.steps else None, run.layers, stat),
+                        key=f"{key}_flow", width="stretch")
+        st.caption(CAPTIONS["flow"])
+    with right:
+        st.plotly_chart(charts.loss_accuracy(run.epochs, run.steps), key=f"{key}_curves", width="stretch")
+        st.caption(CAPTIONS["curves"])
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(charts.activation_health(run.steps, run.layers), key=f"{key}_health", width="stretch")
+        st.caption(CAPTIONS["health"])
+    with right:
+        data = run.info.get("data")
+        if run.boundaries or data:
+            st.plotly_chart(charts.decision_boundary(run.boundaries[-1] if run.boundaries else None, data),
+                            key=f"{key}_boundary", width="stretch")
+            st.caption(CAPTIONS["boundary"])
+        else:
+            st.info("The decision boundary is drawn for 2-feature data (mlp with n_features = 2).")
+    kernel_panel(run, key)
+    exports(job, key)
