@@ -62,9 +62,7 @@ class LiveJob:
         if len(self._progress) < 2:
             return None
         t1, s1 = self._progress[-1]
-        for t0, s0 in self._progress:
-            if t1 - t0 <= RATE_WINDOW:
-                break
+        t0, s0 = next((t, s) for t, s in self._progress if t1 - t <= RATE_WINDOW)
         if t1 - t0 <= 0:
             return None
         return max(0.0, (s1 - s0) / (t1 - t0))

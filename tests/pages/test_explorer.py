@@ -1,0 +1,184 @@
+"""The Explorer page through Streamlit's AppTest, against a real training service."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.ui_backend import ui_backend_url  # noqa: F401 (fixture)
+from vgrad.presets import PRESETS
+from vgrad.ui.url_state import parse_params, query_for
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explorer.py")
+
+
+@pytest.fixture
+def backend(ui_backend_url, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("VGRAD_BACKEND_URL", ui_backend_url)
+    return ui_backend_url
+
+
+def explorer(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    if query:
+        at.query_params.update(query)
+    return at.run()
+
+
+def run_until_done(at: AppTest, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()  # AppTest does not advance run_every fragments: rerun by hand
+        assert not at.exception, at.exception
+        job = at.session_state["vgrad.job"]
+        if not job.active:
+            return
+        time.sleep(0.2)
+    pytest.fail("the run did not finish in time")
+
+
+def test_renders_with_defaults(backend):
+    at = explorer()
+    assert not at.exception
+    assert at.title[0].value == "Explorer"
+    assert at.sidebar.selectbox(key="cfg.__preset__").value == "(custom)"
+    assert at.number_input(key="cfg.hidden_layers").value == 8
+    assert not at.button(key="ctl_train").disabled
+    assert dict(at.query_params) == {}
+
+
+def test_every_field_has_a_widget(backend):
+    from vgrad.config import FIELDS
+
+    at = explorer()
+    keys = {w.key for kind in ("selectbox", "number_input", "checkbox") for w in at.sidebar.get(kind)}
+    assert {f"cfg.{name}" for name in FIELDS} <= keys
+
+
+def test_shared_link_restores_the_experiment(backend):
+    at = explorer({"preset": "deep-sigmoid", "epochs": "200", "learning_rate": "0.005"})
+    assert not at.exception and not at.warning
+    assert at.sidebar.selectbox(key="cfg.__preset__").value == "deep-sigmoid"
+    assert at.number_input(key="cfg.epochs").value == 200
+    assert at.number_input(key="cfg.learning_rate").value == pytest.approx(0.005)
+    assert at.selectbox(key="cfg.activation").value == "sigmoid"
+    assert dict(at.query_params) == {"preset": "deep-sigmoid", "epochs": "200", "learning_rate": "0.005"}
+    link = at.sidebar.code[0].value
+    assert link.endswith("/explorer?preset=deep-sigmoid&learning_rate=0.005&epochs=200")  # FIELDS order
+
+
+@pytest.mark.parametrize("query", [
+    {"epochs": "abc"},
+    {"preset": "no-such-preset", "units": "-5"},
+    {"activation": "![x](http://evil.example/x.png)", "<script>": "alert(1)"},
+    {"learning_rate": "nan", "dataset": "moons", "n_features": "9"},
+    {"x" * 5000: "y" * 5000},
+])
+def test_hostile_link_gives_a_warning_and_defaults(backend, query):
+    at = explorer(query)
+    assert not at.exception
+    assert at.warning, "a bad link should be explained"
+    text = at.warning[0].value
+    assert "evil.example/x.png)" not in text.replace("\\", "") or "\\(" in text  # markdown escaped
+    assert "](" not in text
+    assert at.number_input(key="cfg.units").value >= 1
+    assert not at.button(key="ctl_train").disabled
+
+
+def test_changing_controls_changes_config_and_url(backend):
+    at = explorer()
+    at.selectbox(key="cfg.activation").set_value("relu").run()
+    at.number_input(key="cfg.hidden_layers").set_value(12).run()
+    assert dict(at.query_params) == {"activation": "relu", "hidden_layers": "12"}
+    at.sidebar.selectbox(key="cfg.__preset__").set_value("remedy-residual").run()
+    assert at.number_input(key="cfg.residual_every").value == 2
+    assert dict(at.query_params) == {"preset": "remedy-residual"}
+    at.number_input(key="cfg.epochs").set_value(5).run()
+    assert dict(at.query_params) == {"preset": "remedy-residual", "epochs": "5"}
+    cfg, preset = at.session_state["vgrad.config"]
+    assert preset == "remedy-residual" and cfg.epochs == 5 and cfg.residual_every == 2
+
+
+def test_invalid_combination_is_explained_inline(backend):
+    at = explorer()
+    at.selectbox(key="cfg.dataset").set_value("moons").run()
+    at.number_input(key="cfg.n_features").set_value(5).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.sidebar.error)
+    assert "n_features" in errors and "2 features" in errors
+    assert at.button(key="ctl_train").disabled
+    at.number_input(key="cfg.n_features").set_value(2).run()
+    assert not at.sidebar.error and not at.button(key="ctl_train").disabled
+
+
+def test_url_round_trip_for_every_preset():
+    for name, p in PRESETS.items():
+        parsed = parse_params(query_for(p.config, name))
+        assert parsed.config == p.config and parsed.preset == name and not parsed.problems
+        edited = p.config.with_values(epochs=7, seed=3)
+        assert parse_params(query_for(edited, name)).config == edited
+
+
+def test_training_from_the_page_produces_records(backend):
+    at = explorer({"preset": "notebook-deep-sigmoid", "epochs": "4"})
+    at.button(key="ctl_train").click().run()
+    assert not at.exception
+    job = at.session_state["vgrad.job"]
+    assert job.job_id
+    run_until_done(at)
+    job = at.session_state["vgrad.job"]
+    assert job.status == "finished", job.message
+    assert len(job.run.steps) == PRESETS["notebook-deep-sigmoid"].config.with_values(epochs=4).total_steps
+    assert job.run.epochs and job.run.snapshots and job.run.boundaries
+    charts = at.get("plotly_chart")
+    assert len(charts) == 6
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "finished"
+    assert metrics["Attenuation"].endswith("orders")
+    assert at.button(key="ctl_stop").disabled
+    # switching the heatmap to dL/da keeps everything rendering
+    at.radio(key="explorer_stat").set_value("act_grad_rms").run()
+    assert not at.exception
+    assert len(at.get("download_button")) == 2
+
+
+def test_pause_step_resume_stop(backend):
+    at = explorer({"preset": "deep-sigmoid", "epochs": "2000"})
+    at.button(key="ctl_train").click().run()
+    job = at.session_state["vgrad.job"]
+    deadline = time.monotonic() + 60
+    while not job.run.steps and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+        job = at.session_state["vgrad.job"]
+    assert job.run.steps, "no steps arrived"
+    at.button(key="ctl_pause").click().run()
+    job = at.session_state["vgrad.job"]
+    assert job.paused and at.button(key="ctl_pause").label == "Resume"
+    time.sleep(0.6)
+    at.run()
+    before = at.session_state["vgrad.job"].run.last_step
+    time.sleep(0.6)
+    at.run()
+    assert at.session_state["vgrad.job"].run.last_step == before, "a paused run kept training"
+    at.button(key="ctl_step").click().run()
+    for _ in range(30):
+        time.sleep(0.2)
+        at.run()
+        if at.session_state["vgrad.job"].run.last_step > before:
+            break
+    assert at.session_state["vgrad.job"].run.last_step == before + 1
+    at.button(key="ctl_stop").click().run()
+    run_until_done(at, 30)
+    assert at.session_state["vgrad.job"].status == "cancelled"
+
+
+def test_backend_down_shows_a_message(monkeypatch):
+    monkeypatch.setenv("VGRAD_BACKEND_URL", "http://127.0.0.1:9")  # nothing listens there
+    at = explorer()
+    assert not at.exception
+    assert any("training service" in i.value for i in at.info), [i.value for i in at.info]
+    assert at.button(key="ctl_train").disabled
