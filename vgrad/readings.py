@@ -542,3 +542,13 @@ def comparison_reading(name: str, runs: Sequence[Run], labels: Sequence[str] | N
     if comp is None or len(runs) != len(comp.presets) or name not in _VERDICTS or not runs:
         return generic_comparison(runs, labels) if runs else Reading("no runs", "waiting")
     return _VERDICTS[name](list(runs), labels)
+
+
+def recurrent_reading(runs: Sequence[Run], labels: Sequence[str]) -> Reading:
+    """SimpleRNN vs gated cells, any number of runs: does the SimpleRNN lose time step 0 and the task?"""
+    return _rnn(list(runs), list(labels)) if runs else Reading("no runs", "waiting")
+
+
+def clipping_comparison(runs: Sequence[Run], labels: Sequence[str]) -> Reading:
+    """Clipped vs unclipped runs, any number: did clipping bound every applied update?"""
+    return _clipping(list(runs), list(labels)) if runs else Reading("no runs", "waiting")
