@@ -1,0 +1,347 @@
+"""Load test: N simulated users train the notebook preset at the same time on this machine.
+
+    .venv/bin/python benchmarks/load.py                 # 8 browser users (Playwright + Debian chromium)
+    .venv/bin/python benchmarks/load.py --users 4
+    .venv/bin/python benchmarks/load.py --mode api      # drive the backend HTTP API instead of browsers
+
+Browser mode starts `python -m vgrad serve` on free ports (the Docker CMD / `make run` entry point),
+opens N browser contexts on /explorer?preset=notebook-deep-sigmoid, presses "Train" in all of them at
+once, waits for each Status to read "finished", and meanwhile keeps every user interacting
+(switching to the Runs page and back to the Explorer). It reports: users finished, errors (must be 0),
+p50/p95 page-interaction latency during the load, and the peak RSS of the server processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+FINAL = ("finished", "cancelled", "diverged", "failed")
+INTERACTION_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- the server and its memory -------------------------------------------------------------
+class Server:
+    """`python -m vgrad serve` in its own process group, with an RSS sampler over its process tree."""
+
+    def __init__(self, port: int, log: Path, entry: str = "serve"):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+        env.pop("VGRAD_BACKEND_URL", None)
+        if entry == "serve" and (ROOT / "vgrad" / "__main__.py").exists():
+            cmd = [sys.executable, "-m", "vgrad", "serve", "--port", str(port), "--host", "127.0.0.1"]
+        else:  # the launcher `serve` calls (when the CLI is missing or broken)
+            cmd = [sys.executable, "-c", f"from vgrad.service.launcher import serve_all; serve_all(port={port})"]
+        self.entry = " ".join(cmd[1:4]) if entry == "serve" else "vgrad.service.launcher.serve_all"
+        self.log = open(log, "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.peak_rss = 0
+        self.peak_by_name: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for p in self._tree():
+                try:
+                    rss = p.memory_info().rss
+                    cmd = " ".join(p.cmdline())
+                except psutil.Error:
+                    continue
+                total += rss
+                name = "streamlit" if "streamlit" in cmd else "service" if "vgrad.service" in cmd else "launcher"
+                self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), rss)
+            self.peak_rss = max(self.peak_rss, total)
+            time.sleep(0.2)
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited ({self.proc.returncode}); see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the app did not answer /_stcore/health within {timeout:.0f}s")
+
+    def backend_url(self) -> str | None:
+        for p in self._tree():
+            try:
+                cmd = p.cmdline()
+            except psutil.Error:
+                continue
+            if "vgrad.service" in cmd and "--port" in cmd:
+                return f"http://127.0.0.1:{cmd[cmd.index('--port') + 1]}"
+        return None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+# --- browser users ----------------------------------------------------------------------------
+@dataclass
+class UserResult:
+    user: int
+    status: str = "not started"
+    train_seconds: float = float("nan")
+    latencies: list[tuple[str, float]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def _status(page) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Status").first
+    if await metric.count() == 0:
+        return ""
+    return (await metric.locator('[data-testid="stMetricValue"]').inner_text()).strip().lower()
+
+
+async def _idle(page, timeout: float) -> None:
+    """Streamlit's status widget ("Running...") gone: the rerun the interaction triggered has ended."""
+    await page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] button, "
+        "[data-testid=\"stStatusWidget\"] img')", timeout=timeout * 1000)
+
+
+async def _visit(page, nav: str, heading: str, timeout: float) -> float:
+    t0 = time.perf_counter()
+    link = page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=re.compile(rf"^\W*{nav}\s*$", re.I))
+    await link.first.click()
+    await page.get_by_role("heading", name=heading).first.wait_for(timeout=timeout * 1000)
+    return time.perf_counter() - t0
+
+
+async def user(i: int, browser, url: str, go: asyncio.Event, all_done: asyncio.Event, result: UserResult,
+               timeout: float) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: result.errors.append(f"page error: {exc}"))
+    try:
+        t0 = time.perf_counter()
+        await page.goto(f"{url}/explorer?preset=notebook-deep-sigmoid", wait_until="domcontentloaded")
+        train = page.get_by_role("button", name=re.compile(r"^\W*Train\s*$")).first
+        await train.wait_for(timeout=timeout * 1000)
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('button')].some(b => /Train/.test(b.innerText) && !b.disabled)",
+            timeout=timeout * 1000)
+        result.latencies.append(("open explorer", time.perf_counter() - t0))
+        await go.wait()
+        t0 = time.perf_counter()
+        await train.click()
+        while not await _status(page):
+            await asyncio.sleep(0.05)
+            if time.perf_counter() - t0 > timeout:
+                raise TimeoutError("no Status after pressing Train")
+        result.latencies.append(("press Train", time.perf_counter() - t0))
+        result.status = "training"
+        while True:
+            status = await _status(page)
+            if status in FINAL:
+                break
+            if time.perf_counter() - t0 > timeout:
+                raise TimeoutError(f"still {status!r} after {timeout:.0f}s")
+            await asyncio.sleep(0.2)
+        result.train_seconds = time.perf_counter() - t0
+        result.status = status
+        if await page.locator('[data-testid="stException"]').count():
+            result.errors.append("an exception box on the Explorer")
+        # Keep interacting while the other users train (and at least twice).
+        rounds = 0
+        while rounds < 2 or not all_done.is_set():
+            result.latencies.append(("open Runs page", await _visit(page, "Runs", "Saved runs", INTERACTION_TIMEOUT)))
+            result.latencies.append(("back to Explorer", await _visit(page, "Explorer", "Explorer",
+                                                                      INTERACTION_TIMEOUT)))
+            rounds += 1
+        if await page.locator('[data-testid="stException"]').count():
+            result.errors.append("an exception box after navigating")
+    except Exception as exc:  # noqa: BLE001 - every failure is a counted error
+        result.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        try:
+            shot = ROOT / "artifacts" / f"load-user{i}-error.png"
+            await page.screenshot(path=str(shot), full_page=True)
+            result.errors[-1] += f" (screenshot {shot.relative_to(ROOT)})"
+        except Exception:  # noqa: BLE001
+            pass
+    finally:
+        await context.close()
+
+
+async def browsers(url: str, n: int, timeout: float) -> list[UserResult]:
+    from playwright.async_api import async_playwright
+
+    results = [UserResult(i) for i in range(n)]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        go, all_done = asyncio.Event(), asyncio.Event()
+        tasks = [asyncio.create_task(user(i, browser, url, go, all_done, results[i], timeout)) for i in range(n)]
+        while not all(r.latencies or r.errors for r in results):  # every page open and ready
+            await asyncio.sleep(0.2)
+        go.set()
+        while not all(r.status in FINAL or r.errors for r in results):
+            await asyncio.sleep(0.2)
+        all_done.set()
+        await asyncio.gather(*tasks)
+        await browser.close()
+    return results
+
+
+# --- API users (fallback) ------------------------------------------------------------------------
+def api_users(backend: str, n: int, timeout: float) -> list[UserResult]:
+    sys.path.insert(0, str(ROOT))
+    from vgrad.presets import preset
+    from vgrad.service.client import BackendClient
+
+    client = BackendClient(backend)
+    results = [UserResult(i) for i in range(n)]
+    barrier = threading.Barrier(n)
+
+    def one(r: UserResult) -> None:
+        try:
+            barrier.wait()
+            t0 = time.perf_counter()
+            job = client.submit(preset("notebook-deep-sigmoid").to_dict(), f"load-{r.user}")
+            r.latencies.append(("submit", time.perf_counter() - t0))
+            offset = 0
+            while True:
+                t1 = time.perf_counter()
+                page = client.records(job["id"], offset)
+                r.latencies.append(("records", time.perf_counter() - t1))
+                offset = page["next"]
+                if page["status"] in FINAL:
+                    r.status = page["status"]
+                    break
+                if time.perf_counter() - t0 > timeout:
+                    raise TimeoutError("job did not end")
+                time.sleep(0.25)
+            r.train_seconds = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001
+            r.errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+
+    threads = [threading.Thread(target=one, args=(r,)) for r in results]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+# --- report ----------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def report(results: list[UserResult], server: Server, mode: str, wall: float) -> int:
+    finished = sum(r.status == "finished" for r in results)
+    errors = [f"user {r.user}: {e}" for r in results for e in r.errors]
+    errors += [f"user {r.user}: ended {r.status}" for r in results if r.status != "finished" and not r.errors]
+    during = [s for r in results for kind, s in r.latencies if kind not in ("open explorer",)]
+    print(f"\nvgrad load test ({mode}): {len(results)} users, notebook-deep-sigmoid, {os.cpu_count()} CPU cores")
+    print(f"  finished:            {finished}/{len(results)}")
+    print(f"  errors:              {len(errors)}")
+    for e in errors[:20]:
+        print(f"    - {e}")
+    print(f"  interactions:        {len(during)} during the load")
+    print(f"  latency p50 / p95:   {percentile(during, 0.5):.2f} s / {percentile(during, 0.95):.2f} s")
+    kinds = sorted({k for r in results for k, _ in r.latencies})
+    for kind in kinds:
+        vals = [s for r in results for k, s in r.latencies if k == kind]
+        print(f"    {kind:<18} n={len(vals):<4} p50 {percentile(vals, 0.5):.2f} s  p95 {percentile(vals, 0.95):.2f} s")
+    trains = [r.train_seconds for r in results if r.status == "finished"]
+    if trains:
+        print(f"  Train -> finished:   median {statistics.median(trains):.1f} s, max {max(trains):.1f} s")
+    print(f"  peak server RSS:     {server.peak_rss / 2**20:.0f} MB "
+          f"({', '.join(f'{k} {v / 2**20:.0f} MB' for k, v in sorted(server.peak_by_name.items()))})")
+    print(f"  wall time:           {wall:.1f} s")
+    return 0 if finished == len(results) and not errors else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=8, help="simulated users (default 8)")
+    ap.add_argument("--mode", choices=("browser", "api"), default="browser")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds a user may wait for one step")
+    ap.add_argument("--entry", choices=("serve", "launcher"), default="serve",
+                    help="start the app with `python -m vgrad serve` (default) or the launcher's serve_all")
+    ap.add_argument("--log", default=str(ROOT / "artifacts" / "load-server.log"))
+    args = ap.parse_args(argv)
+    Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+    server = Server(free_port(), Path(args.log), args.entry)
+    try:
+        try:
+            server.wait_ready()
+        except RuntimeError as exc:
+            if args.entry != "serve":
+                raise
+            print(f"warning: `python -m vgrad serve` failed ({exc}); using serve_all directly", file=sys.stderr)
+            server.stop()
+            server = Server(free_port(), Path(args.log), "launcher")
+            server.wait_ready()
+        print(f"server: {server.entry} on {server.url}", file=sys.stderr)
+        t0 = time.perf_counter()
+        if args.mode == "browser":
+            results = asyncio.run(browsers(server.url, args.users, args.timeout))
+        else:
+            deadline = time.monotonic() + 120
+            backend = server.backend_url()
+            while backend is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+                backend = server.backend_url()
+            results = api_users(backend, args.users, args.timeout)
+        return report(results, server, args.mode, time.perf_counter() - t0)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
