@@ -12,6 +12,7 @@ step runs eagerly, so records flow from the first step. Both paths execute the s
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -31,6 +32,17 @@ SNAPSHOT_MAX_STEPS = 100
 BLOCK_SECONDS = 0.15
 
 OnRecord = Callable[[dict], None]
+NAN = float("nan")
+_GRAPPLER_SET = False
+
+
+def _same_ops_in_graph(tf) -> None:
+    """Keep graph rewrites that change rounding off, so eager and compiled steps agree bit for bit
+    (same seed, same run, whenever the switch to the compiled loop happens)."""
+    global _GRAPPLER_SET
+    if not _GRAPPLER_SET:
+        tf.config.optimizer.set_experimental_options({"remapping": False, "arithmetic_optimization": False})
+        _GRAPPLER_SET = True
 
 
 def train(
@@ -55,7 +67,10 @@ def train(
 
     try:
         trainer = Trainer(config)
-        trainer.run(emit, should_stop or (lambda: False), pace)
+        try:
+            trainer.run(emit, should_stop or (lambda: False), pace)
+        finally:
+            trainer.close()
     except Exception as exc:  # a failed job is a result to show, not a crash
         emit({"kind": "status", "status": "failed", "step": run.last_step,
               "message": f"{type(exc).__name__}: {str(exc)[:500]}"})
@@ -87,6 +102,7 @@ class Trainer:
         from vgrad import data as data_mod
         from vgrad import models
 
+        _same_ops_in_graph(tf)
         self.tf = tf
         self.config = config
         self.rnn = config.family == "rnn"
@@ -110,10 +126,14 @@ class Trainer:
         self.stop_flag = tf.Variable(False, trainable=False)
         self.rng = np.random.default_rng(config.seed)
         self.grid = self._grid() if config.n_features == 2 and not self.rnn else None
-        self.block_fn = tf.function(self._block, reduce_retracing=True)
-        self.eval_fn = tf.function(self._evaluate)
+        self.block_fn = tf.function(self._block)
+        self.grid_fn = tf.function(self._grid_prob)
         self.compiled = False
         self.trace_error: BaseException | None = None
+        c = config
+        self.plain_chain = (c.family == "mlp" and c.batch_norm == "off" and not c.dropout and not c.residual_every
+                            and not c.l1 and not c.l2 and c.activation not in ("leaky_relu", "prelu"))
+        self.tracer = threading.Thread(target=self._trace, name="vgrad-trace", daemon=True)
 
     # --- graph pieces (run eagerly or inside tf.function) ----------------------
     def step(self, x, y):
@@ -125,7 +145,7 @@ class Trainer:
         with tf.GradientTape() as tape:
             if self.rnn:
                 tape.watch(x)
-            outs = self.model(x, training=True)
+            outs = self._forward(x)
             pred, acts = outs[0], list(outs[1:])
             loss = self.loss_fn(y, pred)
             if self.model.losses:
@@ -155,36 +175,61 @@ class Trainer:
             by_time, sigma = tf.zeros([0]), tf.zeros([0])
         return loss, global_norm, clipped_norm, stats, k_grads, by_time, sigma
 
-    def _block(self, perm, first, count):
-        """`count` steps from batch number `first` of the epoch permutation `perm`, in one graph loop."""
+    def _forward(self, x, training: bool = True):
+        """[prediction, *activations]. Eagerly, a plain Dense chain runs as the same ops Dense.call
+        runs, without Keras' per-call overhead (5 ms a layer), so deep nets answer at once."""
+        if self.plain_chain and self.tf.executing_eagerly():
+            from keras import ops
+
+            acts, h = [], x
+            for layer in self.built.kernel_layers:
+                h = layer.activation(ops.add(ops.matmul(h, layer.kernel), layer.bias))
+                acts.append(h)
+            return [h, *acts]
+        return self.model(x, training=training)
+
+    def _metrics(self):
+        """[1, loss, accuracy, val_loss, val_accuracy] on the full sets, in inference mode."""
         tf = self.tf
-        bs, n = self.config.batch_size, self.n
-        arrays = tuple(tf.TensorArray(tf.float32, size=count) for _ in range(6))
+        out = [tf.constant(1.0)]
+        for x, y in ((self.x, self.y), (self.x_val, self.y_val)):
+            pred = self._forward(x, training=False)[0]
+            out.append(self.loss_fn(y, pred))
+            out.append(tf.reduce_mean(tf.cast(tf.equal(tf.cast(pred > 0.5, tf.float32), y), tf.float32)))
+        return tf.stack(out)
+
+    def _no_metrics(self):
+        return self.tf.constant([0.0, NAN, NAN, NAN, NAN])
+
+    def _grid_prob(self):
+        return self._forward(self.grid[2], training=False)[0]
+
+    def _block(self, perms, step0, epoch0, count):
+        """`count` steps from global step `step0` in one graph loop; perms[k] is the shuffle of
+        epoch epoch0 + k. Evaluates the full sets at every epoch end inside the loop."""
+        tf = self.tf
+        c = self.config
+        bs, n, spe, total = c.batch_size, self.n, c.steps_per_epoch, c.total_steps
+        arrays = tuple(tf.TensorArray(tf.float32, size=count) for _ in range(7))
         k_grads = tuple(tf.zeros_like(tf.convert_to_tensor(self.vars[i])) for i in self.kernel_idx)
 
         def cond(i, arrays, k_grads):
             return tf.logical_and(i < count, tf.logical_not(self.stop_flag.read_value()))
 
         def body(i, arrays, k_grads):
-            start = (first + i) * bs
-            idx = perm[start:tf.minimum(start + bs, n)]
+            s = step0 + i
+            batch = s % spe
+            start = batch * bs
+            idx = perms[s // spe - epoch0, start:tf.minimum(start + bs, n)]
             loss, gn, gnc, stats, k_grads, by_time, sigma = self.step(tf.gather(self.x, idx), tf.gather(self.y, idx))
-            values = (loss, gn, gnc, stats, by_time, sigma)
+            ends = tf.logical_or(tf.equal(batch, spe - 1), tf.equal(s, total - 1))
+            metrics = tf.cond(ends, self._metrics, self._no_metrics)
+            values = (loss, gn, gnc, stats, by_time, sigma, metrics)
             arrays = tuple(a.write(i, v) for a, v in zip(arrays, values, strict=True))
             return i + 1, arrays, tuple(k_grads)
 
         done, arrays, k_grads = tf.while_loop(cond, body, (tf.constant(0), arrays, k_grads))
         return done, [a.stack() for a in arrays], list(k_grads)
-
-    def _evaluate(self, with_grid: bool):
-        tf = self.tf
-        out = []
-        for x, y in ((self.x, self.y), (self.x_val, self.y_val)):
-            pred = self.model(x, training=False)[0]
-            out.append(self.loss_fn(y, pred))
-            out.append(tf.reduce_mean(tf.cast(tf.equal(tf.cast(pred > 0.5, tf.float32), y), tf.float32)))
-        grid = self.model(self.grid[2], training=False)[0] if with_grid else tf.zeros([0, 1])
-        return tf.stack(out), grid
 
     def _grid(self):
         x = np.concatenate([self.data.x_train, self.data.x_val])
@@ -216,11 +261,11 @@ class Trainer:
     def _trace(self) -> None:
         tf = self.tf
         try:
-            self.block_fn.get_concrete_function(
-                tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32))
-            self.eval_fn.get_concrete_function(False)
+            i32 = tf.int32
+            self.block_fn.get_concrete_function(tf.TensorSpec([None, None], i32), tf.TensorSpec([], i32),
+                                                tf.TensorSpec([], i32), tf.TensorSpec([], i32))
             if self.grid is not None:
-                self.eval_fn.get_concrete_function(True)
+                self.grid_fn.get_concrete_function()
             self.compiled = True
         except BaseException as exc:  # fall back to eager steps
             self.trace_error = exc
@@ -230,53 +275,64 @@ class Trainer:
         c = self.config
         for rec in self.start_records():
             emit(rec)
+        step, total, spe, bs = 0, c.total_steps, c.steps_per_epoch, c.batch_size
         floats = sum(int(np.prod(self.vars[i].shape)) for i in self.kernel_idx)
         snaps = snapshot_steps(c, floats)
-        boundary_every = max(1, math.ceil(c.epochs / BOUNDARY_LIMIT))
-        tracer = threading.Thread(target=self._trace, name="vgrad-trace", daemon=True)
-        tracer.start()
+        last_epoch = (total - 1) // spe
+        every = max(1, math.ceil((last_epoch + 1) / BOUNDARY_LIMIT))
+        boundary_steps = set()
+        if self.grid is not None:
+            boundary_steps = {min((e + 1) * spe, total) - 1 for e in range(last_epoch + 1)
+                              if e % every == 0 or e == last_epoch}
+        block_ends = sorted(snaps | boundary_steps | {total - 1})
+        perms: dict[int, np.ndarray | None] = {}
+
+        def perm(epoch: int) -> np.ndarray:
+            while len(perms) <= epoch:  # one shuffle per epoch, drawn in order
+                perms[len(perms)] = self.rng.permutation(self.n).astype(np.int32)
+            return perms[epoch]
+
         watcher_done = threading.Event()
-        threading.Thread(target=self._watch, args=(should_stop, watcher_done), daemon=True).start()
-        step, total, spe = 0, c.total_steps, c.steps_per_epoch
+        watcher = threading.Thread(target=self._watch, args=(should_stop, watcher_done), daemon=True)
+        watcher.start()
         step_seconds = 0.01
         status, message = "finished", ""
         history: list[float] = []
-        perm = np.arange(self.n, dtype=np.int32)
         try:
             while step < total:
-                epoch, first = divmod(step, spe)
-                if first == 0:
-                    perm = self.rng.permutation(self.n).astype(np.int32)
+                limit = None if should_stop() else (pace() if pace else None)
                 if should_stop():
                     status = "cancelled"
                     break
-                limit = pace() if pace else None
-                if should_stop():
-                    status = "cancelled"
-                    break
-                epoch_end = (epoch + 1) * spe
-                to_snap = min(s for s in snaps if s >= step) + 1
-                count = min(epoch_end, total, to_snap) - step
+                count = block_ends[bisect.bisect_left(block_ends, step)] + 1 - step
                 if limit is not None:
                     count = max(1, min(count, int(limit)))
                 t0 = time.perf_counter()
                 if self.compiled:
                     count = max(1, min(count, int(BLOCK_SECONDS / step_seconds)))
-                    done, arrays, k_grads = self.block_fn(tf.constant(perm), tf.constant(first, tf.int32),
-                                                          tf.constant(count, tf.int32))
+                    e0, e1 = step // spe, (step + count - 1) // spe
+                    for old in [e for e, p in perms.items() if e < e0 and p is not None]:
+                        perms[old] = None  # keep memory flat on long runs
+                    done, arrays, k_grads = self.block_fn(
+                        tf.constant(np.stack([perm(e) for e in range(e0, e1 + 1)])),
+                        tf.constant(step, tf.int32), tf.constant(e0, tf.int32), tf.constant(count, tf.int32))
                     done = int(done)
                     arrays = [a.numpy() for a in arrays]
-                    k_grads = [g.numpy() for g in k_grads] if done else []
+                    k_grads = [g.numpy() for g in k_grads]
                 else:
-                    idx = perm[first * c.batch_size:(first + 1) * c.batch_size]
+                    count = done = 1
+                    epoch, batch = divmod(step, spe)
+                    idx = perm(epoch)[batch * bs:(batch + 1) * bs]
                     out = self.step(tf.gather(self.x, idx), tf.gather(self.y, idx))
                     loss, gn, gnc, stats, k_grads, by_time, sigma = out
-                    arrays = [np.array([t.numpy()]) for t in (loss, gn, gnc, stats, by_time, sigma)]
+                    metrics = self._metrics() if batch == spe - 1 or step == total - 1 else self._no_metrics()
+                    arrays = [np.array([t.numpy()]) for t in (loss, gn, gnc, stats, by_time, sigma, metrics)]
                     k_grads = [g.numpy() for g in k_grads]
-                    done = count = 1
                 if done:
                     step_seconds = 0.7 * step_seconds + 0.3 * (time.perf_counter() - t0) / done
                 bad = self._emit_steps(emit, arrays, done, step, spe, history)
+                if self.tracer.ident is None and total > 1:
+                    self.tracer.start()  # after the first record, so it does not delay it
                 if bad is not None:
                     status, message = "diverged", self._divergence_message(bad, history)
                     step = bad
@@ -286,20 +342,25 @@ class Trainer:
                     for j, g in enumerate(k_grads):
                         emit({"kind": "snapshot", "step": step - 1, "layer_index": j,
                               "grad": np.round(g.reshape(g.shape[0], -1), 9).tolist()})
+                if done and (step - 1) in boundary_steps:
+                    emit(self._boundary_record(step - 1))
                 if done < count or (self.compiled and bool(self.stop_flag.numpy())):
                     status = "cancelled"
                     break
-                if step % spe == 0 or step == total:
-                    self._end_epoch(emit, (step - 1) // spe, step - 1, boundary_every)
         finally:
             watcher_done.set()
+            watcher.join()
         emit(self.weights_record("final"))
-        last = step - 1
         if status == "cancelled":
             message = f"stopped by request after {step} steps"
         elif status == "finished":
             message = f"trained {step} steps"
-        emit({"kind": "status", "status": status, "step": last, "message": message})
+        emit({"kind": "status", "status": status, "step": step - 1, "message": message})
+
+    def close(self) -> None:
+        """Wait for a trace still under way (a short run can end first)."""
+        if self.tracer.ident is not None:
+            self.tracer.join()
 
     def _watch(self, should_stop, done: threading.Event) -> None:
         while not done.wait(0.02):
@@ -309,7 +370,7 @@ class Trainer:
 
     def _emit_steps(self, emit, arrays, done, step0, spe, history) -> int | None:
         """Emit `done` step records; return the first non-finite step, if any."""
-        losses, gn, gnc, stats, by_time, sigma = arrays
+        losses, gn, gnc, stats, by_time, sigma, metrics = arrays
         names = list(LAYER_STATS)
         for i in range(done):
             s = step0 + i
@@ -325,21 +386,18 @@ class Trainer:
                 rec["input_grad_by_time"] = _clean(by_time[i].tolist())
                 rec["recurrent_sigma_max"] = _clean(sigma[i].tolist())
             emit(rec)
+            if metrics[i][0] == 1.0:
+                m = _clean(metrics[i][1:].tolist())
+                emit({"kind": "epoch", "epoch": s // spe, "step": s, "loss": m[0], "accuracy": m[1],
+                      "val_loss": m[2], "val_accuracy": m[3]})
         return None
 
-    def _end_epoch(self, emit, epoch: int, step: int, boundary_every: int) -> None:
-        c = self.config
-        want_grid = self.grid is not None and (epoch % boundary_every == 0 or epoch == c.epochs - 1)
-        fn = self.eval_fn if self.compiled else self._evaluate
-        metrics, grid = fn(want_grid)
-        m = _clean(metrics.numpy().tolist())
-        emit({"kind": "epoch", "epoch": epoch, "step": step, "loss": m[0], "accuracy": m[1],
-              "val_loss": m[2], "val_accuracy": m[3]})
-        if want_grid:
-            xs, ys, _ = self.grid
-            prob = grid.numpy().reshape(len(ys), len(xs))
-            emit({"kind": "boundary", "step": step, "epoch": epoch, "xs": xs.round(4).tolist(),
-                  "ys": ys.round(4).tolist(), "prob": np.round(np.nan_to_num(prob, nan=0.5), 4).tolist()})
+    def _boundary_record(self, step: int) -> dict:
+        xs, ys, _ = self.grid
+        prob = (self.grid_fn() if self.compiled else self._grid_prob()).numpy().reshape(len(ys), len(xs))
+        return {"kind": "boundary", "step": step, "epoch": step // self.config.steps_per_epoch,
+                "xs": xs.round(4).tolist(), "ys": ys.round(4).tolist(),
+                "prob": np.round(np.nan_to_num(prob, nan=0.5), 4).tolist()}
 
     def _divergence_message(self, step: int, history: list[float]) -> str:
         c = self.config

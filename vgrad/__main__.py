@@ -1,0 +1,7 @@
+"""`python -m vgrad`: see vgrad.cli."""
+
+import sys
+
+from vgrad.cli import main
+
+sys.exit(main())

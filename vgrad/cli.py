@@ -1,0 +1,183 @@
+"""Command line: `python -m vgrad presets | train | serve`.
+
+    python -m vgrad presets
+    python -m vgrad train --preset notebook-deep-sigmoid --set epochs=50 --out run.json --csv steps.csv
+    python -m vgrad serve --port 8501
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from vgrad.config import ConfigError, RunConfig
+from vgrad.presets import PRESETS, preset
+
+
+class UsageError(Exception):
+    """Bad input on the command line; printed as one line, exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "presets":
+            return cmd_presets()
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "serve":
+            return cmd_serve(args)
+    except (ConfigError, UsageError) as exc:
+        print(f"vgrad: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nvgrad: interrupted", file=sys.stderr)
+        return 130
+    parser.print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vgrad", description="An interactive lab for the vanishing gradient problem.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("presets", help="list the named experiments")
+    train = sub.add_parser("train", help="train one experiment and print per-layer gradients")
+    train.add_argument("--preset", help="start from this preset (see `vgrad presets`)")
+    train.add_argument("--config", help="JSON file of field: value pairs (or a run JSON with a config)")
+    train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override one field")
+    train.add_argument("--out", help="write the run as JSON here")
+    train.add_argument("--csv", help="write the per-step x layer table as CSV here")
+    train.add_argument("--quiet", action="store_true", help="no live progress line")
+    serve = sub.add_parser("serve", help="start the dashboard and its training backend")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("VGRAD_PORT", "8501")))
+    serve.add_argument("--host", default=os.environ.get("VGRAD_HOST", "localhost"),
+                       help="address the dashboard listens on (0.0.0.0 in Docker)")
+    serve.add_argument("--backend-port", type=int, default=int(os.environ.get("VGRAD_BACKEND_PORT", "0")),
+                       help="backend port (0 = a free one)")
+    return parser
+
+
+def cmd_presets() -> int:
+    width = max(len(n) for n in PRESETS)
+    print(f"{'name':{width}}  family  description")
+    for p in PRESETS.values():
+        print(f"{p.name:{width}}  {p.config.family:6}  {p.description}")
+    return 0
+
+
+def build_config(preset_name: str | None, config_file: str | None, sets: list[str]) -> RunConfig:
+    """Preset, then config file, then --set overrides; ConfigError/UsageError on bad input."""
+    base = preset(preset_name) if preset_name else RunConfig()
+    fields = base.to_dict()
+    if config_file:
+        try:
+            data = json.loads(Path(config_file).read_text())
+        except OSError as exc:
+            raise UsageError(f"cannot read --config {config_file}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise UsageError(f"--config {config_file} is not valid JSON ({exc})") from None
+        if isinstance(data, dict) and isinstance(data.get("config"), dict):
+            data = data["config"]
+        if not isinstance(data, dict):
+            raise UsageError(f"--config {config_file} must hold a JSON object of field: value pairs")
+        fields.update(data)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects FIELD=VALUE, got {item!r}")
+        fields[key.strip()] = value
+    return RunConfig.from_dict(fields)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = build_config(args.preset, args.config, args.set)
+    for path in (args.out, args.csv):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"cannot write {path}: no such directory")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from vgrad.engine import train
+
+    progress = Progress(config, enabled=not args.quiet and sys.stderr.isatty())
+    run = train(config, on_record=progress)
+    progress.close()
+    print(summary(run))
+    if args.out:
+        Path(args.out).write_text(run.to_json())
+        print(f"wrote {args.out}")
+    if args.csv:
+        run.to_csv(args.csv)
+        print(f"wrote {args.csv}")
+    return 1 if run.status == "failed" else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from vgrad.service.launcher import serve_all
+
+    return serve_all(port=args.port, host=args.host, backend_port=args.backend_port) or 0
+
+
+class Progress:
+    """A live one-line progress display on stderr, fed records."""
+
+    def __init__(self, config: RunConfig, enabled: bool = True):
+        self.total = config.total_steps
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.shown = 0.0
+
+    def __call__(self, record: dict) -> None:
+        if not self.enabled or record["kind"] != "step":
+            return
+        now = time.perf_counter()
+        if now - self.shown < 0.1 and record["step"] + 1 < self.total:
+            return
+        self.shown = now
+        g = record["grad_norm"]
+        rate = (record["step"] + 1) / max(now - self.started, 1e-9)
+        line = (f"step {record['step'] + 1}/{self.total}  epoch {record['epoch'] + 1}  loss {record['loss']:.4f}  "
+                f"|dL/dW| first {_num(g[0])} last {_num(g[-1])}  {rate:.0f} steps/s")
+        sys.stderr.write("\r" + line[:150].ljust(100))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def summary(run) -> str:
+    """Per-layer table (first and last step gradient norms) and the headline numbers."""
+    lines = []
+    if run.steps:
+        first, last = run.steps[0], run.steps[-1]
+        lines.append(f"{'layer':12} {'index':>5} {'|dL/dW| step ' + str(first['step']):>18} "
+                     f"{'|dL/dW| step ' + str(last['step']):>18} {'dead':>6} {'saturated':>9}")
+        for i, layer in enumerate(run.layers):
+            lines.append(f"{layer['name']:12} {layer['index']:>5} {_num(first['grad_norm'][i]):>18} "
+                         f"{_num(last['grad_norm'][i]):>18} {_pct(last['act_dead'][i]):>6} "
+                         f"{_pct(last['act_saturated'][i]):>9}")
+        lines.append(f"attenuation last->first layer: {_orders(run.attenuation_orders(0))} orders of magnitude "
+                     f"at the first step, {_orders(run.attenuation_orders(-1))} at the last")
+    m = run.final_metrics()
+    if run.epochs:
+        lines.append(f"final loss {m['loss']:.4f}  accuracy {m['accuracy']:.3f}  "
+                     f"val_loss {m['val_loss']:.4f}  val_accuracy {m['val_accuracy']:.3f}")
+    lines.append(f"status: {run.status} ({run.message})")
+    return "\n".join(lines)
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.3e}"
+
+
+def _pct(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f}%"
+
+
+def _orders(v: float) -> str:
+    return "n/a" if not math.isfinite(v) else f"{v:.1f}"
