@@ -32,12 +32,15 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
-    # Serving (the app's own port and address are `python -m vgrad serve --port/--host`)
+    # Serving
+    Setting("VGRAD_PORT", "8501", "port of the app for `python -m vgrad serve` (`--port` wins)", "Serving"),
     Setting("VGRAD_BACKEND_URL", "", "use this running training service instead of starting one "
             "(e.g. http://127.0.0.1:8502)", "Serving"),
-    Setting("VGRAD_BACKEND_PORT", "8502", "port of `python -m vgrad.service` when started on its own "
-            "(`serve` picks a free one)", "Serving"),
-    Setting("VGRAD_HOST", "127.0.0.1", "address the training service binds (keep it local)", "Serving"),
+    Setting("VGRAD_BACKEND_PORT", "0 (serve) / 8502 (service)", "port of the training service: `serve` picks a "
+            "free one when 0; `python -m vgrad.service` on its own uses 8502", "Serving"),
+    Setting("VGRAD_HOST", "localhost", "address `python -m vgrad serve` listens on (`--host` wins; 0.0.0.0 in "
+            "Docker). The service started by `serve` always binds 127.0.0.1; `python -m vgrad.service` run on its "
+            "own binds VGRAD_HOST (default 127.0.0.1)", "Serving"),
     Setting("VGRAD_WORKERS", "one per CPU core", "trainings running at the same time (the rest queue)", "Serving"),
     Setting("VGRAD_ABANDON_SECONDS", "60", "a job nobody polled for this long is cancelled (closed tab)",
             "Serving"),
