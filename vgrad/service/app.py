@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -29,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from vgrad.config import ConfigError, RunConfig
 from vgrad.limits import LimitError, check
-from vgrad.service.jobs import Job, JobError, JobManager, process_threads
+from vgrad.service.jobs import ACTIVE, Job, JobError, JobManager, process_threads
 from vgrad.service.settings import Settings
 
 # SSE: how often a stream looks for new records, and sends a comment to keep proxies open.
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None, train: Callable | None = None) 
         return {"ok": True, "ready": manager.ready.is_set() and not manager.warm_error,
                 "tensorflow": manager.tensorflow or None, "error": manager.warm_error or None,
                 "jobs": counts["running"] + counts["queued"], "running": counts["running"],
-                "queued": counts["queued"], "workers": settings.workers, "threads": process_threads(),
+                "queued": counts["queued"], "workers": settings.workers, "threads": process_threads(), "pid": os.getpid(),
                 "limits": settings.limits.to_dict()}
 
     @app.post("/jobs")
@@ -144,8 +145,9 @@ def create_app(settings: Settings | None = None, train: Callable | None = None) 
     @app.get("/jobs/{job_id}/records")
     def records(job_id: str, offset: int = Query(0, ge=0)) -> dict:
         """Records from `offset` on; pass the returned `next` as the following offset."""
-        job, recs = manager.records(job_id, offset)
-        return {"records": recs, "next": offset + len(recs), "status": job.status,
+        status, recs = manager.records(job_id, offset)
+        job = manager.get(job_id, touch=False)
+        return {"records": recs, "next": offset + len(recs), "status": status,
                 "queue_position": manager.queue_position(job), "message": job.message,
                 "step": job.step, "total_steps": job.config.total_steps, "paused": job.paused and not job.done}
 
@@ -176,7 +178,7 @@ async def _stream(manager: JobManager, job_id: str, offset: int) -> AsyncIterato
     last_sent = time.monotonic()
     while True:
         try:
-            job, recs = manager.records(job_id, offset)
+            status, recs = manager.records(job_id, offset)
         except JobError as exc:
             yield f"event: error\ndata: {dumps({'detail': str(exc)})}\n\n"
             return
@@ -185,7 +187,7 @@ async def _stream(manager: JobManager, job_id: str, offset: int) -> AsyncIterato
             offset += 1
             if rec.get("kind") == "status":
                 return
-        if not recs and job.done:
+        if not recs and status not in ACTIVE:
             return  # the offset was past the status record
         if recs:
             last_sent = time.monotonic()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +30,9 @@ from vgrad.service.settings import Settings
 
 ACTIVE = ("queued", "running")
 ACTIONS = ("pause", "resume", "step", "stop")
+# Keras' global state grows a little with every model built; it is cleared when the pool is idle
+# and at least this many jobs finished since the last clear.
+CLEAR_EVERY = 20
 # The warm-up run: imports TensorFlow and builds/executes the whole training path once.
 WARM_CONFIG = RunConfig(epochs=1, steps=1, hidden_layers=1, units=2, n_samples=20)
 
@@ -110,6 +114,7 @@ class JobManager:
         self.warm_error = ""
         self.tensorflow = ""
         self._threads: list[threading.Thread] = []
+        self._since_clear = 0
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -190,13 +195,17 @@ class JobManager:
                     self._touch(job)
             return sorted(found, key=lambda j: j.created)
 
-    def records(self, job_id: str, offset: int = 0) -> tuple[Job, list[dict]]:
-        """The job and its records from `offset`; JobError(410) once they were freed."""
+    def records(self, job_id: str, offset: int = 0) -> tuple[str, list[dict]]:
+        """The job's status and its records from `offset`; JobError(410) once they were freed.
+
+        The status is read first, so a finished status always comes with the status record.
+        """
         job = self.get(job_id)
+        status = job.status
         if job.dropped:
             raise JobError(410, f"the records of job {job.id} were freed after {self.settings.retention_seconds:g} s "
                            "without a poll (VGRAD_RETENTION_SECONDS)")
-        return job, job.records[max(0, offset):]
+        return status, job.records[max(0, offset):]
 
     def control(self, job_id: str, action: str) -> Job:
         """pause, resume, step (one step, then paused) or stop a job."""
@@ -258,6 +267,7 @@ class JobManager:
 
     def _finish(self, job: Job, status: str, message: str) -> None:
         job.status, job.message, job.finished = status, message, time.time()
+        self._since_clear += 1
         self._finished[job.id] = job
         self._stored += job.size
         self._evict()
@@ -310,19 +320,19 @@ class JobManager:
                 record = {**record, "message": job.stop_reason}
             job.size += record_size(record)
             job.records.append(record)
+            if record.get("kind") == "status":  # after the append: readers see the record first
+                with self._cv:
+                    self._finish(job, record.get("status", "failed"), record.get("message", ""))
 
         try:
             self._train(job.config, on_record=on_record, should_stop=lambda: job.stop_requested, pace=job.pace)
         except BaseException as exc:  # a crashing job must not take its worker down
+            if not job.done:
+                on_record({"kind": "status", "status": "failed", "step": job.step - 1,
+                           "message": f"the training crashed: {type(exc).__name__}: {str(exc)[:500]}"})
+        if not job.done:
             on_record({"kind": "status", "status": "failed", "step": job.step - 1,
-                       "message": f"the training crashed: {type(exc).__name__}: {str(exc)[:500]}"})
-        last = job.records[-1] if job.records else {}
-        if last.get("kind") != "status":
-            last = {"kind": "status", "status": "failed", "step": job.step - 1,
-                    "message": "the training ended without a status record"}
-            on_record(last)
-        with self._cv:
-            self._finish(job, last.get("status", "failed"), last.get("message", ""))
+                       "message": "the training ended without a status record"})
 
     def _reap(self) -> None:
         """Cancel abandoned jobs, free old records (every second or so)."""
@@ -339,6 +349,17 @@ class JobManager:
                                            "(VGRAD_ABANDON_SECONDS)")
                     elif job.done and not job.dropped and idle > s.retention_seconds:
                         self._drop(job)
+                self._clear_if_idle()
+
+    def _clear_if_idle(self) -> None:
+        """keras.backend.clear_session() while no training (or engine trace thread) runs; under the lock."""
+        keras = sys.modules.get("keras")
+        if keras is None or self._since_clear < CLEAR_EVERY or self._running_count():
+            return
+        if any(t.name == "vgrad-trace" for t in threading.enumerate()):
+            return
+        keras.backend.clear_session()
+        self._since_clear = 0
 
 
 def process_threads() -> int:

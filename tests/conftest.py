@@ -1,0 +1,65 @@
+"""Shared fixtures. `backend_url`: a real training service process on a free port (session-wide)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ServiceProcess:
+    """`python -m vgrad.service --port P` with extra environment variables; `.url`, `.pid`, `.stop()`."""
+
+    def __init__(self, env: dict[str, str] | None = None):
+        from vgrad.service.launcher import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        child_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **(env or {})}
+        self.proc = subprocess.Popen([sys.executable, "-m", "vgrad.service", "--port", str(self.port)],
+                                     cwd=str(ROOT), env=child_env, stdout=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+
+    def wait_ready(self, timeout: float = 180.0) -> ServiceProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited with code {self.proc.returncode} before it was ready")
+            try:
+                if requests.get(self.url + "/health", timeout=1).json().get("ready"):
+                    return self
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the service at {self.url} was not ready within {timeout:g} s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def backend_service():
+    """The session's service process (two workers, default limits)."""
+    service = ServiceProcess({"VGRAD_WORKERS": "2"}).wait_ready()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def backend_url(backend_service) -> str:
+    """Base URL of a real, warm training service on localhost."""
+    return backend_service.url
