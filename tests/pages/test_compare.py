@@ -1,0 +1,104 @@
+"""pages/compare.py with AppTest: link in, controls, a comparison trained to completion through the service."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vgrad.presets import COMPARISONS
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "compare.py")
+
+
+@pytest.fixture
+def backend(backend_url, monkeypatch):
+    monkeypatch.setenv("VGRAD_BACKEND_URL", backend_url)
+    return backend_url
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def presets(at: AppTest) -> list[str]:
+    return [s.value for s in at.selectbox if s.label.startswith("Run ")]
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def run_until_done(at: AppTest, timeout: float = 120.0) -> None:
+    """AppTest does not advance run_every fragments: rerun until every run reports a final status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        jobs = [at.session_state[f"vgrad.cmp.{i}"] for i in range(len(at.session_state["vgrad.cmp.labels"]))]
+        if jobs and not any(j.active for j in jobs):
+            at.run()
+            return
+        time.sleep(0.3)
+    pytest.fail("the comparison did not finish in time")
+
+
+def test_renders_the_notebook_comparison_by_default(backend):
+    at = page()
+    assert at.title[0].value == "Compare"
+    assert presets(at) == list(COMPARISONS["notebook"].presets)
+    assert COMPARISONS["notebook"].expect in texts(at)
+    assert at.query_params["comparison"] in ("notebook", ["notebook"])
+    assert "comparison=notebook" in at.code[0].value
+
+
+def test_shared_link_restores_the_comparison(backend):
+    at = page(comparison="he-init", epochs="2", **{"r2.seed": "4"})
+    assert presets(at) == list(COMPARISONS["he-init"].presets)
+    assert at.text_input(key="cmp.shared.0").value == "epochs=2"
+    assert at.text_input(key="cmp.own.0.1").value == "seed=4"
+    assert "r2.seed=4" in at.code[0].value and not at.warning
+
+
+def test_hostile_link_warns_and_keeps_working(backend):
+    at = page(comparison="<b>x</b>", epochs="-1", **{"r7.seed": "1"})
+    warnings = " ".join(w.value for w in at.warning)
+    assert "unknown comparison" in warnings and "epochs" in warnings and "no run 7" in warnings
+    assert presets(at) == list(COMPARISONS["notebook"].presets)
+
+
+def test_controls_change_runs_and_link(backend):
+    at = page()
+    at.selectbox(key="cmp.name.0").set_value("rnn").run()
+    assert presets(at) == list(COMPARISONS["rnn"].presets)
+    assert at.query_params["comparison"] in ("rnn", ["rnn"])
+    gen = at.session_state["vgrad.cmp.gen"]
+    at.button(key=f"cmp.add.{gen}").click().run()
+    assert len(presets(at)) == 4
+    gen = at.session_state["vgrad.cmp.gen"]
+    at.text_input(key=f"cmp.own.{gen}.3").input("units=4").run()
+    assert at.query_params["r4.units"] in ("4", ["4"])
+    at.button(key=f"cmp.rm.{gen}.0").click().run()
+    assert presets(at)[0] == "rnn-lstm" and len(presets(at)) == 3
+    assert not at.exception
+
+
+def test_a_comparison_trains_to_completion(backend):
+    at = page(comparison="notebook")
+    at.button(key="cmp.train").click().run()
+    run_until_done(at)
+    jobs = [at.session_state[f"vgrad.cmp.{i}"] for i in range(3)]
+    assert [j.run.status for j in jobs] == ["finished"] * 3
+    assert all(len(j.run.steps) == 3 for j in jobs)
+    assert "**Automatic reading** ✅" in texts(at)  # the notebook's pattern, read from the records
+    assert len(at.get("plotly_chart")) == 4
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["finished"] * 3 and "attenuation (orders)" in table.columns
+    assert len(at.get("download_button")) == 2
