@@ -1,0 +1,82 @@
+"""pages/recurrent.py with AppTest: link in, controls, two tiny recurrent runs trained through the service."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vgrad.ui.recurrent_view import Choice, parse_query
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "recurrent.py")
+TINY = {"scenario": "long", "cells": "simple_rnn,lstm", "seq_len": "5", "units": "4", "epochs": "1"}
+
+
+@pytest.fixture
+def backend(backend_url, monkeypatch):
+    monkeypatch.setenv("VGRAD_BACKEND_URL", backend_url)
+    return backend_url
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_parse_query_and_runs():
+    choice, problems = parse_query({"scenario": "exploding", "gain": "2.5", "seq_len": "7", "epochs": "oops"})
+    assert problems == ["ignored epochs: not a number"]
+    assert choice == Choice("exploding", seq_len=7, gain=2.5)
+    (l1, c1), (l2, c2) = choice.runs()
+    assert c1.recurrent_scale == c2.recurrent_scale == 2.5 and c1.global_clipnorm == 0 and c2.global_clipnorm == 1
+    assert c1.seq_len == 7 and "no clipping" in l1
+    long, _ = parse_query({"cells": "gru,nope", "clip": "on"})
+    assert [c.cell for _, c in long.runs()] == ["gru"] and long.runs()[0][1].global_clipnorm == 1.0
+    assert parse_query({"seq_len": "1000"})[1] == ["ignored seq_len=1000: expected 5 to 100"]
+
+
+def test_renders_with_defaults(backend):
+    at = page()
+    assert at.title[0].value == "Recurrent networks"
+    assert at.multiselect(key="rnn.cells").value == ["simple_rnn", "lstm", "gru"]
+    assert at.slider(key="rnn.seq_len").value == 40
+    assert "Hochreiter" in at.markdown[0].value
+    assert at.query_params["seq_len"] in ("40", ["40"])
+
+
+def test_link_and_controls(backend):
+    at = page(**TINY)
+    assert at.slider(key="rnn.seq_len").value == 5 and at.multiselect(key="rnn.cells").value == ["simple_rnn", "lstm"]
+    at.toggle(key="rnn.clip").set_value(True).run()
+    assert at.query_params["clip"] in ("on", ["on"])
+    at.radio(key="rnn.scenario").set_value("exploding").run()
+    assert not at.exception
+    assert at.slider(key="rnn.gain").value == 3.0 and "Pascanu" in at.markdown[0].value
+    assert at.query_params["scenario"] in ("exploding", ["exploding"])
+    bad = page(scenario="nope", units="x")
+    assert len(bad.warning) == 2
+
+
+def test_trains_to_completion(backend):
+    at = page(**TINY)
+    at.button(key="rnn.train").click().run()
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        jobs = [at.session_state[f"vgrad.rnn.{i}"] for i in range(2)]
+        if not any(j.active for j in jobs):
+            break
+        time.sleep(0.3)
+    at.run()
+    assert [j.run.status for j in jobs] == ["finished", "finished"]
+    assert all(len(j.run.steps[-1]["input_grad_by_time"]) == 5 for j in jobs)
+    text = "\n".join(m.value for m in at.markdown)
+    assert "time step 0 gets" in text and "Automatic reading" in text
+    assert len(at.get("plotly_chart")) == 5
