@@ -49,7 +49,11 @@ class GradientMonitor(keras.callbacks.Callback):
     # --- setup -----------------------------------------------------------------
     def _kernel_layers(self) -> list[keras.layers.Layer]:
         found = []
-        for layer in self.model._flatten_layers(include_self=False):
+        layers = list(self.model._flatten_layers(include_self=False))
+        cells = {id(layer.cell) for layer in layers if hasattr(layer, "cell")}
+        for layer in layers:
+            if id(layer) in cells:  # an RNN's cell: counted with its RNN layer
+                continue
             kernel = _kernel(layer)
             if kernel is not None and kernel.trainable:
                 found.append(layer)

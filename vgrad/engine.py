@@ -30,6 +30,8 @@ SNAPSHOT_BUDGET = 1_000_000
 SNAPSHOT_MAX_STEPS = 100
 # A compiled block is sized to take about this long, so records stream a few times a second.
 BLOCK_SECONDS = 0.15
+# Runs this short stay eager: compiling would take longer than the run.
+EAGER_ONLY_STEPS = 20
 
 OnRecord = Callable[[dict], None]
 NAN = float("nan")
@@ -156,6 +158,8 @@ class Trainer:
         g_vars = [tf.zeros_like(v) if g is None else g for g, v in zip(g_vars, self.vars, strict=True)]
         kernels = [self.vars[i] for i in self.kernel_idx]
         old = [tf.identity(tf.convert_to_tensor(k)) for k in kernels]
+        if self.rnn:  # of the weights the gradient was taken at
+            sigma = tf.stack([tf.linalg.svd(tf.convert_to_tensor(r), compute_uv=False)[0] for r in self.recurrent])
         global_norm = tf.linalg.global_norm(g_vars)
         clipped_norm = tf.linalg.global_norm(self.optimizer._clip_gradients(g_vars))
         self.optimizer.apply_gradients(zip(g_vars, self.vars, strict=True))
@@ -170,7 +174,6 @@ class Trainer:
         if self.rnn:
             gx = grads[-1]
             by_time = tf.reduce_mean(tf.norm(gx, axis=-1), axis=0)
-            sigma = tf.stack([tf.linalg.svd(tf.convert_to_tensor(r), compute_uv=False)[0] for r in self.recurrent])
         else:
             by_time, sigma = tf.zeros([0]), tf.zeros([0])
         return loss, global_norm, clipped_norm, stats, k_grads, by_time, sigma
@@ -331,7 +334,7 @@ class Trainer:
                 if done:
                     step_seconds = 0.7 * step_seconds + 0.3 * (time.perf_counter() - t0) / done
                 bad = self._emit_steps(emit, arrays, done, step, spe, history)
-                if self.tracer.ident is None and total > 1:
+                if self.tracer.ident is None and total > EAGER_ONLY_STEPS:
                     self.tracer.start()  # after the first record, so it does not delay it
                 if bad is not None:
                     status, message = "diverged", self._divergence_message(bad, history)
