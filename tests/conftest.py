@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,15 +24,18 @@ class ServiceProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         child_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **(env or {})}
+        self.log = tempfile.TemporaryFile(mode="w+")  # TensorFlow's start-up chatter goes here
         self.proc = subprocess.Popen([sys.executable, "-m", "vgrad.service", "--port", str(self.port)],
-                                     cwd=str(ROOT), env=child_env, stdout=subprocess.DEVNULL)
+                                     cwd=str(ROOT), env=child_env, stdout=self.log, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
 
     def wait_ready(self, timeout: float = 180.0) -> ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the service exited with code {self.proc.returncode} before it was ready")
+                self.log.seek(0)
+                raise RuntimeError(f"the service exited with code {self.proc.returncode} before it was ready:\n"
+                                   + self.log.read()[-3000:])
             try:
                 if requests.get(self.url + "/health", timeout=1).json().get("ready"):
                     return self
