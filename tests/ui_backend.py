@@ -9,9 +9,12 @@ import pytest
 @pytest.fixture(scope="session")
 def ui_backend_url(request) -> str:
     try:
-        return request.getfixturevalue("backend_url")
+        shared = request.getfixturevalue("backend_url")
     except pytest.FixtureLookupError:
-        pass
+        shared = None
+    if shared:
+        yield shared
+        return
     from vgrad.service.launcher import _stop, free_port, start_backend, wait_ready
 
     port = free_port()

@@ -167,8 +167,9 @@ def train_controls(client: BackendClient | None, setup: cmp.Setup) -> None:
 # --- live panels ------------------------------------------------------------------------------
 
 def live_panels(client: BackendClient | None) -> None:
-    stat = st.radio("Heatmap statistic", list(STATS), format_func=STATS.get, horizontal=True, key="cmp.stat")
-    threshold = st.number_input("Loss threshold for the table", 0.01, 5.0, 0.5, 0.05, key="cmp.threshold")
+    left, right, _ = st.columns([3, 1.2, 2])
+    stat = left.radio("Heatmap statistic", list(STATS), format_func=STATS.get, horizontal=True, key="cmp.stat")
+    threshold = right.number_input("Loss threshold for the table", 0.01, 5.0, 0.5, 0.05, key="cmp.threshold")
     GROUP.live(client, lambda jobs, labels: _panels(jobs, labels, stat, threshold))
 
 

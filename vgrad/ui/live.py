@@ -43,6 +43,7 @@ class LiveJob:
     offset: int = 0
     error: str = ""                 # last problem talking to the service
     lost: bool = False              # the service no longer knows this job
+    failures: int = 0               # consecutive failed polls
     run: Run = None  # type: ignore[assignment]
     started: float = field(default_factory=time.monotonic)
     _progress: deque = field(default_factory=lambda: deque(maxlen=200))
@@ -104,14 +105,21 @@ def poll(client: BackendClient, job: LiveJob, max_rounds: int = 5) -> int:
     got = 0
     for _ in range(max_rounds):
         try:
-            page = client.records(job.job_id, job.offset)
+            try:
+                page = client.records(job.job_id, job.offset)
+            except BackendError as exc:
+                if exc.status is not None:
+                    raise
+                page = client.records(job.job_id, job.offset)  # once more: a dropped keep-alive socket
         except BackendError as exc:
+            job.failures += 1
             if exc.status in (404, 410):
                 job.lost, job.status = True, "failed"
                 job.message = f"the service no longer has this run: {exc}"
-            job.error = str(exc)
+            if job.failures >= 3 or job.lost:
+                job.error = str(exc)
             break
-        job.error = ""
+        job.error, job.failures = "", 0
         records = page.get("records") or []
         job.add(records)
         job.offset = int(page.get("next", job.offset + len(records)))

@@ -90,6 +90,10 @@ def _status_text(job: live.LiveJob) -> str:
     return "paused" if job.paused else job.status
 
 
+def _dash(text: str) -> str:
+    return "–" if text == "n/a" else text
+
+
 def headline_row(job: live.LiveJob) -> None:
     run = job.run
     h = charts.headline(run, job.steps_per_second)
@@ -104,15 +108,17 @@ def headline_row(job: live.LiveJob) -> None:
                    ("∞" if math.isinf(att) else f"{att:.1f} orders"),
                    help="log10(last layer's ‖dL/dW‖ / first layer's) at the latest step: "
                         + h.attenuation_text)
-    cols[5].metric("Val. accuracy", pct(h.val_accuracy), help=f"training accuracy {pct(h.accuracy)}")
+    cols[5].metric("Val. accuracy", _dash(pct(h.val_accuracy)), help=f"training accuracy {pct(h.accuracy)}")
     st.progress(h.progress)
+    notes = st.container()  # always present, so the charts below keep their place when it is empty
     banner = charts.divergence_banner(run)
     if banner:
-        st.error(md_escape(banner, 800), icon=":material/error:")
+        notes.error(md_escape(banner, 800), icon=":material/error:")
     elif job.status == "queued":
-        st.info(f"Waiting for a free trainer: position {job.queue_position or '?'} in the queue.", icon=":material/hourglass_top:")
+        notes.info(f"Waiting for a free trainer: position {job.queue_position or '?'} in the queue.",
+                   icon=":material/hourglass_top:")
     if job.error:
-        st.warning(f"Lost contact with the training service, retrying: {md_escape(job.error)}")
+        notes.warning(f"Lost contact with the training service, retrying: {md_escape(job.error)}")
 
 
 def gradient_heatmap(run, key: str = "explorer") -> str:
@@ -139,14 +145,15 @@ def kernel_panel(run, key: str = "explorer") -> None:
     layer = c1.selectbox("Layer", layer_ids, format_func=lambda i: labels[i], key=lkey)
     steps = by_layer.get(layer, [])
     follow = c2.toggle("Follow the latest step", value=True, key=f"{key}_kernel_follow")
+    slot = st.container()  # the slider's place, kept even when it is hidden
     if follow or len(steps) < 2:
         step = steps[-1]
     else:
         skey = f"{key}_kernel_pos"
         if st.session_state.get(skey, 0) > len(steps) - 1:
             st.session_state[skey] = len(steps) - 1
-        pos = st.slider("Kept snapshot", 0, len(steps) - 1, key=skey,
-                        help=f"{len(steps)} kept steps: {steps[0]} … {steps[-1]}")
+        pos = slot.slider("Kept snapshot", 0, len(steps) - 1, key=skey,
+                          help=f"{len(steps)} kept steps: {steps[0]} … {steps[-1]}")
         step = steps[pos]
     snap = charts.find_snapshot(run.snapshots, layer, step)
     st.plotly_chart(charts.kernel_gradient(snap, run.layers), key=f"{key}_kernel", width="stretch")
