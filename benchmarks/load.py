@@ -151,7 +151,7 @@ async def _idle(page, timeout: float) -> None:
 
 async def _visit(page, nav: str, heading: str, timeout: float) -> float:
     t0 = time.perf_counter()
-    link = page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=re.compile(rf"^\W*{nav}\s*$", re.I))
+    link = page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=re.compile(rf"{nav}\s*$", re.I))
     await link.first.click(timeout=timeout * 1000)
     await page.get_by_role("heading", name=heading).first.wait_for(timeout=timeout * 1000)
     return time.perf_counter() - t0
