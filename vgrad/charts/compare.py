@@ -38,6 +38,13 @@ def run_colour(i: int) -> str:
     return RUN_COLOURS[i % len(RUN_COLOURS)]
 
 
+def legend_below(fig: go.Figure, y: float = -0.25) -> go.Figure:
+    """Move the legend under the plot, so it never covers a title in a half-width column."""
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=y, xanchor="left", x=0),
+                      margin=dict(b=40))
+    return fig
+
+
 def shared_log_range(runs: Sequence[Run], stat: str = "grad_norm") -> tuple[float, float] | None:
     """(low, high) of log10(stat) over every run's steps: the one colour scale of the grid."""
     return log_range([r.steps for r in runs], stat)
@@ -130,7 +137,7 @@ def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 36
     fig.add_hline(y=0.5, line=dict(color=MUTED, dash="dot"), annotation_text="chance", row=1, col=2)
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    return base_layout(fig, height=height)
+    return legend_below(base_layout(fig, height=height))
 
 
 def first_layer_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str = "grad_norm", *,
@@ -151,7 +158,7 @@ def first_layer_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str = 
                                  hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>{label} %{{y:.3g}}<extra></extra>"))
     fig.update_yaxes(type="log", title_text=f"first layer {label}", exponentformat="power")
     fig.update_xaxes(title_text="training step")
-    return base_layout(fig, f"First-layer gradient {label} over training (log scale)", height=height)
+    return legend_below(base_layout(fig, f"First-layer gradient {label} over training (log scale)", height=height))
 
 
 def _first(values) -> float:
@@ -180,4 +187,4 @@ def layer_profile_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str 
                                  hovertemplate=f"{lab}<br>layer %{{x}}<br>{label} %{{y:.3g}}<extra></extra>"))
     fig.update_yaxes(type="log", title_text=label, exponentformat="power")
     fig.update_xaxes(title_text="layer (1 = input side)", dtick=1)
-    return base_layout(fig, f"{label} per layer at the latest step (log scale)", height=height)
+    return legend_below(base_layout(fig, f"{label} per layer at the latest step (log scale)", height=height))

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from vgrad.charts._common import ACCENT, MUTED, TRAIN, VAL, base_layout, empty_figure
-from vgrad.charts.compare import run_colour
+from vgrad.charts.compare import legend_below, run_colour
 from vgrad.config import ACTIVATIONS
 from vgrad.lessons import (
     UpdateVsGradient,
@@ -62,7 +62,7 @@ def activations_figure(names: Sequence[str] = ACTIVATIONS, *, alpha: float = 0.3
                           r + 1, c + 1)
         fig.update_yaxes(range=[-1.6, 2.2], row=r + 1, col=c + 1)
     fig.update_annotations(font_size=14)
-    return base_layout(fig, height=70 + rows * height_per_row)
+    return legend_below(base_layout(fig, height=70 + rows * height_per_row), y=-0.3 / rows)
 
 
 def bound_product_figure(names: Sequence[str] = ACTIVATIONS, *, max_depth: int = 30, alpha: float = 0.3,
@@ -89,8 +89,8 @@ def bound_product_figure(names: Sequence[str] = ACTIVATIONS, *, max_depth: int =
     fig.add_hline(y=1.0, line=dict(color=MUTED, width=1))
     fig.update_yaxes(type="log", exponentformat="power", title_text="product of derivative factors")
     fig.update_xaxes(title_text="layers (depth)")
-    return base_layout(fig, "Most a gradient can keep through `depth` activations (solid) and a typical "
-                            "value for z ~ N(0,1) (dotted)", height=height)
+    return legend_below(base_layout(fig, "Most a gradient can keep through `depth` activations (solid) and a "
+                                         "typical value for z ~ N(0,1) (dotted)", height=height))
 
 
 def chain_figure(factors: dict, layer_names: Sequence[str] = (), *, height: int = 360) -> go.Figure:
@@ -113,6 +113,7 @@ def chain_figure(factors: dict, layer_names: Sequence[str] = (), *, height: int 
     fig.update_yaxes(range=[0, top], row=1, col=2)
     fig.update_xaxes(tickangle=-40)
     product = float(np.prod(fac))
+    fig.update_layout(showlegend=False)  # the panel titles say what each shows
     return base_layout(fig, f"Chain rule: product of the factors = {product:.3g} = first / last", height=height)
 
 
@@ -135,6 +136,7 @@ def init_spread_figure(spread: dict, layer_names: Sequence[str] = (), *, height:
                          hovertemplate="%{x}<br>RMS dL/da %{y:.3g}<extra></extra>"), 1, 2)
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_xaxes(tickangle=-40)
+    fig.update_layout(showlegend=False)
     return base_layout(fig, "The network at initialisation, layer by layer (input on the left)", height=height)
 
 
@@ -162,4 +164,4 @@ def update_vs_gradient_figure(uvg: UpdateVsGradient | None, *, max_entries: int 
                              hovertemplate="%{x}<br>|dL/dW| %{y:.3g}<extra></extra>"))
     fig.update_yaxes(type="log", exponentformat="power", title_text="|value| (log scale)")
     fig.update_xaxes(title_text="first-layer kernel entry", tickangle=-45, showticklabels=est.size <= 64)
-    return base_layout(fig, "The notebook's \"gradient\" is not the gradient", height=height)
+    return legend_below(base_layout(fig, "The notebook's \"gradient\" is not the gradient", height=height))

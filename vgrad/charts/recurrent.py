@@ -27,7 +27,7 @@ from vgrad.charts._common import (
     log_ticks,
     safe_log10,
 )
-from vgrad.charts.compare import run_colour
+from vgrad.charts.compare import legend_below, run_colour
 from vgrad.readings import sigma_history, sigma_threshold
 from vgrad.run import Run
 
@@ -92,7 +92,7 @@ def time_profile(runs: Sequence[Run], labels: Sequence[str], *, step: int = -1, 
         return empty_figure("gradient through time: no steps yet", height)
     fig.update_yaxes(type="log", title_text="‖dL/dx_t‖", exponentformat="power")
     fig.update_xaxes(title_text="time step t (the label depends on t = 0)")
-    return base_layout(fig, "Gradient reaching each time step, at the latest training step", height=height)
+    return legend_below(base_layout(fig, "Gradient reaching each time step, at the latest training step", height=height))
 
 
 def sigma_chart(runs: Sequence[Run], labels: Sequence[str], *, height: int = 340) -> go.Figure:
@@ -118,7 +118,7 @@ def sigma_chart(runs: Sequence[Run], labels: Sequence[str], *, height: int = 340
     top = max([value for value in thresholds] + [float(np.nanmax(t.y)) for t in fig.data if len(t.y)])
     fig.update_yaxes(title_text="largest singular value of W_rec", range=[0, top * 1.15])
     fig.update_xaxes(title_text="training step")
-    return base_layout(fig, "Recurrent kernel's largest singular value against 1/gamma", height=height)
+    return legend_below(base_layout(fig, "Recurrent kernel's largest singular value against 1/gamma", height=height))
 
 
 def norm_chart(runs: Sequence[Run], labels: Sequence[str], *, height: int = 340) -> go.Figure:
@@ -144,4 +144,4 @@ def norm_chart(runs: Sequence[Run], labels: Sequence[str], *, height: int = 340)
         return empty_figure("gradient norms: no steps yet", height)
     fig.update_yaxes(type="log", title_text="global gradient norm", exponentformat="power")
     fig.update_xaxes(title_text="training step")
-    return base_layout(fig, "Global gradient norm, before and after clipping (log scale)", height=height)
+    return legend_below(base_layout(fig, "Global gradient norm, before and after clipping (log scale)", height=height))

@@ -17,7 +17,7 @@ from vgrad.config import ConfigError
 from vgrad.presets import COMPARISONS, PRESETS
 from vgrad.readings import comparison_reading, comparison_table, run_readings
 from vgrad.service.client import BackendClient
-from vgrad.ui.multi_run import RunGroup, status_line
+from vgrad.ui.multi_run import RunGroup, status_line, verdict_icon
 from vgrad.ui.url_state import md_escape
 
 GROUP = RunGroup("vgrad.cmp")
@@ -210,7 +210,7 @@ def _reading(setup: cmp.Setup | None, runs, labels) -> None:
     comp = setup.comparison if setup is not None else None
     name = setup.name if setup is not None and setup.matches_comparison() else ""
     reading = comparison_reading(name, runs, labels)
-    icon = {True: "✅", False: "❌"}.get(reading.holds, "⏳" if any(not r.done for r in runs) else "ℹ️")
+    icon = verdict_icon(reading.holds, any(not r.done for r in runs))
     left, right = st.columns(2)
     with left.container(border=True):
         st.markdown("**Expected**" + (f" ({comp.paper})" if comp and comp.paper else ""))

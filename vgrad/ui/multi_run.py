@@ -91,3 +91,12 @@ def status_line(job: live.LiveJob) -> str:
     if job.status == "queued":
         return "queued" + (f" (#{job.queue_position})" if job.queue_position else "")
     return f"{'paused' if job.paused else job.status} ({done}/{total} steps)"
+
+
+def verdict_icon(holds: bool | None, running: bool) -> str:
+    """Markdown after 'Automatic reading': a Material icon (no emoji font needed) and words."""
+    if holds is True:
+        return ":green[:material/check_circle: as expected]"
+    if holds is False:
+        return ":red[:material/cancel: not as expected]"
+    return ":material/hourglass_top: still training" if running else ""

@@ -17,7 +17,7 @@ from vgrad.config import RunConfig
 from vgrad.presets import COMPARISONS, preset
 from vgrad.readings import clipping_comparison, recurrent_reading, run_readings
 from vgrad.service.client import BackendClient
-from vgrad.ui.multi_run import RunGroup, status_line
+from vgrad.ui.multi_run import RunGroup, status_line, verdict_icon
 from vgrad.ui.url_state import md_escape
 
 GROUP = RunGroup("vgrad.rnn")
@@ -163,7 +163,7 @@ def _panels(jobs, labels) -> None:
         if job.run.status in ("failed", "diverged") or job.lost:
             col.error(md_escape(job.run.message or job.message, 300))
     reading = (clipping_comparison if choice.scenario == "exploding" else recurrent_reading)(runs, labels)
-    icon = {True: "✅", False: "❌"}.get(reading.holds, "⏳" if any(not r.done for r in runs) else "ℹ️")
+    icon = verdict_icon(reading.holds, any(not r.done for r in runs))
     with st.container(border=True):
         st.markdown(f"**Automatic reading** {icon}")
         st.markdown(md_escape(reading.text, 1500))
@@ -174,9 +174,8 @@ def _panels(jobs, labels) -> None:
     left, right = st.columns(2)
     left.plotly_chart(time_profile(runs, labels), key="rnn.profile")
     right.plotly_chart(sigma_chart(runs, labels), key="rnn.sigma")
-    left, right = st.columns(2)
-    left.plotly_chart(loss_overlay(runs, labels), key="rnn.loss")
-    right.plotly_chart(norm_chart(runs, labels), key="rnn.norm")
+    st.plotly_chart(loss_overlay(runs, labels), key="rnn.loss")
+    st.plotly_chart(norm_chart(runs, labels), key="rnn.norm")
     with st.expander("Automatic reading of each run", expanded=False):
         for lab, run in zip(labels, runs, strict=True):
             st.markdown(f"**{md_escape(lab, 80)}**")
