@@ -119,7 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from vgrad.service.launcher import serve_all
 
-    return serve_all(port=args.port, host=args.host, backend_port=args.backend_port) or 0
+    return serve_all(port=args.port, address=args.host, backend_port=args.backend_port or None) or 0
 
 
 class Progress:

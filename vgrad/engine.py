@@ -334,7 +334,7 @@ class Trainer:
                 if done:
                     step_seconds = 0.7 * step_seconds + 0.3 * (time.perf_counter() - t0) / done
                 bad = self._emit_steps(emit, arrays, done, step, spe, history)
-                if self.tracer.ident is None and total > EAGER_ONLY_STEPS:
+                if self.tracer.ident is None and total > EAGER_ONLY_STEPS and step + done < total:
                     self.tracer.start()  # after the first record, so it does not delay it
                 if bad is not None:
                     status, message = "diverged", self._divergence_message(bad, history)

@@ -36,7 +36,7 @@ LAYER_STATS: dict[str, str] = {
     "bias_grad_norm": "L2 norm of the bias gradient dL/db",
     "bias_grad_mean_abs": "mean |dL/db|",
     "bias_grad_max_abs": "max |dL/db|",
-    "act_grad_rms": "RMS over the batch of the back-propagated gradient dL/da at the layer's output",
+    "act_grad_rms": "RMS over the batch of the back-propagated gradient dL/da at the layer's output (null for the output layer: Keras takes the loss from its logits)",
     "act_mean": "mean activation",
     "act_std": "std of the activations",
     "act_saturated": "fraction of sigmoid/tanh/softsign outputs in the flat tails (derivative < 10% of its peak)",

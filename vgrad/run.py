@@ -187,10 +187,12 @@ def steps_frame(steps: list[dict], layers: list[dict]) -> pd.DataFrame:
 
 
 def attenuation_orders(per_layer: list[float]) -> float:
-    """log10(last / first) of a per-layer quantity (ordered input -> output); nan when undefined."""
-    if len(per_layer) < 2:
+    """log10(last / first) of a per-layer quantity (ordered input -> output, unmeasured layers
+    skipped); nan when undefined, inf when the first layer's is exactly 0."""
+    measured = [v for v in per_layer if v is not None]  # e.g. dL/da of the output is not measured
+    if len(measured) < 2:
         return math.nan
-    first, last = float(per_layer[0]), float(per_layer[-1])
+    first, last = float(measured[0]), float(measured[-1])
     if not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
         return math.nan
     if first <= 0:
