@@ -92,9 +92,11 @@ def test_controls_change_runs_and_link(backend):
 
 def test_a_comparison_trains_to_completion(backend):
     at = page(comparison="notebook")
+    at.text_input(key="cmp.own.0.2").input("seed=2")  # edited and trained in the same rerun
     at.button(key="cmp.train").click().run()
     run_until_done(at)
     jobs = [at.session_state[f"vgrad.cmp.{i}"] for i in range(3)]
+    assert [j.config.seed for j in jobs] == [0, 0, 2]
     assert [j.run.status for j in jobs] == ["finished"] * 3
     assert all(len(j.run.steps) == 3 for j in jobs)
     assert "**Automatic reading** :green[:material/check_circle: as expected]" in texts(at)  # the notebook's pattern, read from the records

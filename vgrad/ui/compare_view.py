@@ -154,9 +154,11 @@ def _train(client: BackendClient, setup: cmp.Setup) -> None:
 
 def train_controls(client: BackendClient | None, setup: cmp.Setup) -> None:
     c1, c2, c3 = st.columns([1.3, 1, 4])
-    c1.button("▶ Train all", type="primary", key="cmp.train", on_click=_train, args=(client, setup),
-              disabled=client is None, width="stretch",
-              help="train every configuration through the service (two at a time; the rest wait in the queue)")
+    # Handled inline, not in on_click: a callback would get the settings of the previous rerun,
+    # missing an edit made just before the click.
+    if c1.button("▶ Train all", type="primary", key="cmp.train", disabled=client is None, width="stretch",
+                 help="train every configuration through the service (two at a time; the rest wait in the queue)"):
+        _train(client, setup)
     c2.button("⏹ Stop all", key="cmp.stop", on_click=GROUP.stop, args=(client,), disabled=not GROUP.active(),
               width="stretch")
     c3.caption("Runs share data and seed unless you change them. Two train at a time; the others queue.")

@@ -138,8 +138,8 @@ def _train(client: BackendClient, choice: Choice) -> None:
 
 def train_controls(client: BackendClient | None, choice: Choice) -> None:
     c1, c2, c3 = st.columns([1.3, 1, 4])
-    c1.button("▶ Train", type="primary", key="rnn.train", on_click=_train, args=(client, choice),
-              disabled=client is None or not choice.runs(), width="stretch")
+    if c1.button("▶ Train", type="primary", key="rnn.train", disabled=client is None, width="stretch"):
+        _train(client, choice)  # inline: a callback would see the previous rerun's settings
     c2.button("⏹ Stop all", key="rnn.stop", on_click=GROUP.stop, args=(client,), disabled=not GROUP.active(),
               width="stretch")
     c3.caption(f"{len(choice.runs())} runs of {choice.runs()[0][1].total_steps} steps each; two train at a time.")
