@@ -182,3 +182,16 @@ def test_power_text():
     assert R.power_text(0.42) == "0.42x"
     assert R.power_text(250.0) == "10^2.4"
     assert R.power_text(0.0) == "0" and R.power_text(math.nan) == "undefined"
+
+
+def test_all_zero_gradients_and_divergence_are_said_plainly():
+    dead = make_run(n_steps=5)
+    for s in dead.steps:
+        s["grad_norm"] = [0.0] * len(s["grad_norm"])
+    r = R.gradient_reading(dead)
+    assert r.verdict == "no gradient" and "exactly 0" in r.text
+    blown = make_run(n_steps=5, status="diverged")
+    blown.message = "diverged at step 4: the loss became NaN"
+    assert R.loss_reading(blown).verdict == "diverged" and "NaN" in R.loss_reading(blown).text
+    c = R.comparison_reading("residual", [make_run(n_steps=5), blown], ["plain", "residual"])
+    assert c.holds is False and "residual diverged" in c.text

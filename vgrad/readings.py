@@ -226,6 +226,10 @@ def gradient_reading(run: Run, step: int = -1, stat: str = "grad_norm") -> Readi
     if not a:
         return Reading(f"no {what} recorded yet", "waiting")
     orders = a["orders"]
+    if a["first"] == 0 and a["last"] == 0:
+        text = (f"every recorded {what} from the first to the last layer is exactly 0 at step {int(a['step'])}: "
+                "no signal reaches the weights (the forward signal died out or every unit is dead)")
+        return Reading(text, "no gradient", a)
     if orders >= VANISHING_ORDERS:
         verdict = "vanishing"
     elif orders >= SHRINKING_ORDERS:
@@ -248,6 +252,9 @@ def gradient_reading(run: Run, step: int = -1, stat: str = "grad_norm") -> Readi
 def loss_reading(run: Run) -> Reading:
     """'loss fell from 0.69 to 0.05' / 'loss flat near ln 2 = 0.693'."""
     le = loss_start_end(run)
+    if run.status in ("diverged", "failed"):
+        where = f" after {len(run.steps)} steps" if run.steps else ""
+        return Reading(f"the run {run.status}{where}: {run.message[:300]}", run.status, le)
     if not le:
         return Reading("no loss recorded yet", "waiting")
     start, end = le["start"], le["end"]
@@ -476,6 +483,10 @@ def _he(runs, labels) -> Reading:
 
 def _lower_loss_bigger_grad(runs, labels, what: str) -> Reading:
     (plain, fix), (lp, lf) = runs[:2], labels[:2]
+    broken = [(lab, r) for lab, r in ((lp, plain), (lf, fix)) if r.status in ("diverged", "failed")]
+    if broken:
+        text = "; ".join(f"{lab} {r.status} after {len(r.steps)} steps: {r.message[:200]}" for lab, r in broken)
+        return Reading(text, "not as expected", {}, False)
     lp_end, lf_end, gp, gf = _end_loss(plain), _end_loss(fix), _first(plain), _first(fix)
     if not all(math.isfinite(v) for v in (lp_end, lf_end, gp, gf)) or gp <= 0:
         return Reading("waiting for both runs", "waiting")
