@@ -51,7 +51,10 @@ class Server:
     def __init__(self, port: int, log: Path, entry: str = "serve"):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+        # As in the Docker image: no file watcher (a source edit mid-test would reload modules under
+        # the running sessions), headless.
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_SERVER_HEADLESS="true",
+                   STREAMLIT_SERVER_FILE_WATCHER_TYPE="none", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
         env.pop("VGRAD_BACKEND_URL", None)
         if entry == "serve" and (ROOT / "vgrad" / "__main__.py").exists():
             cmd = [sys.executable, "-m", "vgrad", "serve", "--port", str(port), "--host", "127.0.0.1"]
