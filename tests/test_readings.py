@@ -195,3 +195,10 @@ def test_all_zero_gradients_and_divergence_are_said_plainly():
     assert R.loss_reading(blown).verdict == "diverged" and "NaN" in R.loss_reading(blown).text
     c = R.comparison_reading("residual", [make_run(n_steps=5), blown], ["plain", "residual"])
     assert c.holds is False and "residual diverged" in c.text
+
+
+def test_early_first_grad_is_the_median_of_the_first_tenth():
+    run = make_run(n_steps=40)
+    values = [s["grad_norm"][0] for s in run.steps[:4]]
+    assert R.early_first_grad(run) == pytest.approx(float(np.median(values)))
+    assert math.isnan(R.early_first_grad(Run(config=RunConfig())))

@@ -34,6 +34,8 @@ SHRINKING_ORDERS = 1.0
 FLAT_TOLERANCE = 0.03
 # A gradient over time kept above this share of the last step's counts as "kept".
 TIME_KEPT_RATIO = 0.1
+# Comparisons read the first layer's gradient over this first share of training.
+EARLY_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -416,7 +418,21 @@ def _orders(run: Run, stat: str = "grad_norm", step: int = -1) -> float:
 
 
 def _first(run: Run) -> float:
-    return attenuation(run).get("first", math.nan)
+    return early_first_grad(run)
+
+
+def early_first_grad(run: Run, share: float = EARLY_SHARE) -> float:
+    """Median first-layer gradient norm over the first `share` of the steps so far (at least one step).
+
+    Comparisons use it rather than the last step's value: a net that has already fit the data has a
+    small gradient because its loss is small, not because the gradient vanishes.
+    """
+    g = first_layer_grad(run)
+    if not g.size:
+        return math.nan
+    early = g[:max(1, int(len(g) * share))]
+    early = early[np.isfinite(early)]
+    return float(np.median(early)) if early.size else math.nan
 
 
 def _end_loss(run: Run) -> float:
@@ -453,7 +469,8 @@ def _remedies(runs, labels) -> Reading:
         c = run.config
         if c.activation in ("relu", "leaky_relu", "prelu", "elu", "selu") or c.batch_norm != "off" or c.residual_every:
             checks.append(gain >= 3.0)
-    text = "first-layer gradient against the baseline's " + num(base) + ": " + ", ".join(parts)
+    text = ("first-layer gradient early in training (median of the first 10% of steps) against the baseline's "
+            + num(base) + ": " + ", ".join(parts))
     holds = all(checks) if checks else None
     return Reading(text, "as expected" if holds else ("not as expected" if holds is False else ""), numbers, holds)
 
@@ -491,8 +508,8 @@ def _lower_loss_bigger_grad(runs, labels, what: str) -> Reading:
     if not all(math.isfinite(v) for v in (lp_end, lf_end, gp, gf)) or gp <= 0:
         return Reading("waiting for both runs", "waiting")
     holds = lf_end < lp_end and gf > gp
-    text = (f"final training loss {lp_end:.3g} ({lp}) vs {lf_end:.3g} ({lf}); first-layer gradient "
-            f"{num(gp)} vs {num(gf)} ({power_text(gf / gp)}) {what}")
+    text = (f"final training loss {lp_end:.3g} ({lp}) vs {lf_end:.3g} ({lf}); first-layer gradient early in "
+            f"training {num(gp)} vs {num(gf)} ({power_text(gf / gp)}) {what}")
     return Reading(text, "as expected" if holds else "not as expected",
                    {"plain_loss": lp_end, "fixed_loss": lf_end, "plain_first": gp, "fixed_first": gf}, holds)
 
