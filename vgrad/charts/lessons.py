@@ -135,6 +135,10 @@ def init_spread_figure(spread: dict, layer_names: Sequence[str] = (), *, height:
     fig.add_trace(go.Bar(x=names[:len(grad)], y=clean(grad), name="RMS dL/da", marker_color=VAL,
                          hovertemplate="%{x}<br>RMS dL/da %{y:.3g}<extra></extra>"), 1, 2)
     fig.update_yaxes(type="log", exponentformat="power")
+    for col, vals in ((1, clean(std)), (2, clean(grad))):
+        logs = [math.log10(v) for v in vals if v is not None]
+        if logs:  # bars on a log axis vanish below the autorange; show every one
+            fig.update_yaxes(range=[min(logs) - 0.7, max(logs) + 0.3], row=1, col=col)
     fig.update_xaxes(tickangle=-40)
     fig.update_layout(showlegend=False)
     return base_layout(fig, "The network at initialisation, layer by layer (input on the left)", height=height)
