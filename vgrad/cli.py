@@ -55,12 +55,23 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--csv", help="write the per-step x layer table as CSV here")
     train.add_argument("--quiet", action="store_true", help="no live progress line")
     serve = sub.add_parser("serve", help="start the dashboard and its training backend")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("VGRAD_PORT", "8501")))
+    serve.add_argument("--port", type=int, default=_env_int("VGRAD_PORT", 8501))
     serve.add_argument("--host", default=os.environ.get("VGRAD_HOST", "localhost"),
                        help="address the dashboard listens on (0.0.0.0 in Docker)")
-    serve.add_argument("--backend-port", type=int, default=int(os.environ.get("VGRAD_BACKEND_PORT", "0")),
+    serve.add_argument("--backend-port", type=int, default=_env_int("VGRAD_BACKEND_PORT", 0),
                        help="backend port (0 = a free one)")
     return parser
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        print(f"vgrad: warning: {name}={text[:40]!r} is not a port number; using {default}", file=sys.stderr)
+        return default
 
 
 def cmd_presets() -> int:
@@ -80,8 +91,8 @@ def build_config(preset_name: str | None, config_file: str | None, sets: list[st
             data = json.loads(Path(config_file).read_text())
         except OSError as exc:
             raise UsageError(f"cannot read --config {config_file}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise UsageError(f"--config {config_file} is not valid JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:
+            raise UsageError(f"--config {config_file} is not valid JSON ({str(exc)[:80]})") from None
         if isinstance(data, dict) and isinstance(data.get("config"), dict):
             data = data["config"]
         if not isinstance(data, dict):

@@ -224,8 +224,8 @@ class RunConfig:
     def from_json(cls, text: str | bytes) -> RunConfig:
         try:
             data = json.loads(text)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError("config", f"not valid JSON ({exc})") from None
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise ConfigError("config", f"not valid JSON ({str(exc)[:80]})") from None
         return cls.from_dict(data)
 
     @classmethod
@@ -268,7 +268,7 @@ def parse_value(name: str, value: Any) -> Any:
     if rule.kind is int:
         try:
             as_float = float(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ConfigError(name, f"expected {rule.describe()}, got {text[:40]!r}") from None
         if not math.isfinite(as_float) or as_float != int(as_float):
             raise ConfigError(name, f"expected {rule.describe()}, got {text[:40]!r}")
@@ -300,7 +300,10 @@ def _check(name: str, rule: Field, value: Any) -> Any:
                 raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
             value = int(value)
     else:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(name, f"expected {rule.describe()}, got a number too large") from None
         if not math.isfinite(value):
             raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
     if not (rule.low <= value <= rule.high):
@@ -309,7 +312,10 @@ def _check(name: str, rule: Field, value: Any) -> Any:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"an integer of {value.bit_length()} bits"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -114,7 +114,7 @@ class Run:
     def from_json(cls, text: str | bytes) -> Run:
         try:
             data = json.loads(text)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             raise RunFileError(f"not valid JSON ({str(exc)[:80]})") from None
         return cls.from_dict(data)
 
@@ -149,8 +149,9 @@ class Run:
                 vals = s.get(stat)
                 if not isinstance(vals, list) or len(vals) != n or not all(v is None or _is_num(v) for v in vals):
                     raise RunFileError(f"step {s['step']}: {stat} must be {n} numbers (or null), one per layer")
-            if not (s.get("loss") is None or _is_num(s.get("loss"))):
-                raise RunFileError(f"step {s['step']}: loss must be a number")
+            for key in ("loss", "global_norm", "global_norm_clipped"):
+                if not (s.get(key) is None or _is_num(s.get(key))):
+                    raise RunFileError(f"step {s['step']}: {key} must be a number")
         epochs = _list_of_dicts(data, "epochs")
         for e in epochs:
             if not _is_num(e.get("epoch")) or not all(
@@ -208,7 +209,9 @@ def _list_of_dicts(data: dict, key: str, required: bool = True) -> list[dict]:
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    return not isinstance(v, int) or abs(v) <= 1e308
 
 
 def _jsonable(obj: Any) -> Any:
