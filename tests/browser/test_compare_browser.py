@@ -111,7 +111,8 @@ def test_compare_from_a_shared_link(app_url, browser):
     train.wait_for(timeout=30_000)
     # The link restored the comparison: three runs and run 3's own change.
     assert page.get_by_text("The deep sigmoid net's first-layer gradient").count() >= 1
-    assert page.locator('input[aria-label="Run 3 changes"]').input_value() == "seed=1"
+    run3 = page.locator('input[aria-label="Run 3 changes"]')
+    assert _wait(lambda: run3.input_value() == "seed=1", 15), run3.input_value()
     assert "r3.seed=1" in page.locator('[data-testid="stCode"]').first.inner_text()
     _wait(lambda: train.is_enabled(), 90)
     assert train.is_enabled()
