@@ -17,6 +17,9 @@ from vgrad.config import RunConfig
 
 SATURATING = ("sigmoid", "tanh", "softsign")
 RELU_FAMILY = ("relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "swish")
+# Keras' default 0.99 needs hundreds of steps before the moving statistics (used at evaluation)
+# fit; runs here are often a few dozen steps.
+BN_MOMENTUM = 0.9
 
 
 @dataclass
@@ -130,11 +133,11 @@ def _build_mlp(config: RunConfig):
         h = dense(h)
         if not inline:
             if config.batch_norm == "before":
-                h = keras.layers.BatchNormalization(name=f"bn_{i + 1}")(h)
+                h = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{i + 1}")(h)
             h = activation_layer(config, f"act_{i + 1}")(h)
         a = h
         if config.batch_norm == "after":
-            h = keras.layers.BatchNormalization(name=f"bn_{i + 1}")(h)
+            h = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{i + 1}")(h)
         if config.dropout:
             h = keras.layers.Dropout(config.dropout, seed=layer_seed(config, i, 1), name=f"dropout_{i + 1}")(h)
         if config.residual_every and (i + 1) % config.residual_every == 0:
