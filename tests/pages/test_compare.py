@@ -104,3 +104,15 @@ def test_a_comparison_trains_to_completion(backend):
     table = at.dataframe[0].value
     assert list(table["status"]) == ["finished"] * 3 and "attenuation (orders)" in table.columns
     assert len(at.get("download_button")) == 2
+
+
+def test_a_new_link_in_the_same_session_replaces_the_comparison(backend):
+    at = page(comparison="notebook")
+    at.text_input(key="cmp.shared.0").input("seed=3").run()
+    at.query_params.clear()
+    at.query_params["runs"] = "deep-sigmoid,remedy-relu"  # e.g. a remedy button on the Lessons page
+    at.run()
+    assert presets(at) == ["deep-sigmoid", "remedy-relu"]
+    at.query_params.clear()  # plain navigation (no parameters) keeps the page's own state
+    at.run()
+    assert presets(at) == ["deep-sigmoid", "remedy-relu"] and not at.exception

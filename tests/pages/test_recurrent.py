@@ -80,3 +80,12 @@ def test_trains_to_completion(backend):
     text = "\n".join(m.value for m in at.markdown)
     assert "time step 0 gets" in text and "Automatic reading" in text
     assert len(at.get("plotly_chart")) == 5
+
+
+def test_a_new_link_in_the_same_session_is_followed(backend):
+    at = page(**TINY)
+    at.query_params.clear()
+    at.query_params["scenario"] = "exploding"
+    at.query_params["gain"] = "2"
+    at.run()
+    assert at.radio(key="rnn.scenario").value == "exploding" and at.slider(key="rnn.gain").value == 2.0

@@ -21,8 +21,8 @@ from vgrad.ui.multi_run import RunGroup, status_line, verdict_icon
 from vgrad.ui.url_state import md_escape
 
 GROUP = RunGroup("vgrad.cmp")
-_SETUP, _GEN, _TRAINED, _ERRORS, _PROBLEMS = ("vgrad.cmp.setup", "vgrad.cmp.gen", "vgrad.cmp.trained",
-                                              "vgrad.cmp.errors", "vgrad.cmp.problems")
+_SETUP, _GEN, _TRAINED, _ERRORS, _PROBLEMS, _URL = (
+    "vgrad.cmp.setup", "vgrad.cmp.gen", "vgrad.cmp.trained", "vgrad.cmp.errors", "vgrad.cmp.problems", "vgrad.cmp.url")
 STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-propagated)"}
 PRESET_CHOICES = [*PRESETS, cmp.DEFAULT]
 
@@ -67,7 +67,11 @@ def setup_controls() -> cmp.Setup:
     The first visit reads the link (?comparison=...&r2.activation=...); afterwards the widgets
     are the truth and the link follows them.
     """
-    if _SETUP not in st.session_state:
+    link = _query()
+    if _SETUP not in st.session_state or (link and link != st.session_state.get(_URL)):
+        # first visit, or arriving with a new link (e.g. a remedy button on the Lessons page)
+        if _SETUP in st.session_state:
+            st.session_state[_GEN] = _gen() + 1  # fresh widgets for the new runs
         st.session_state[_SETUP] = _initial_setup()
     setup: cmp.Setup = st.session_state[_SETUP]
     gen = _gen()
@@ -103,10 +107,15 @@ def setup_controls() -> cmp.Setup:
     return current
 
 
+def _query() -> dict[str, str]:
+    return {k: st.query_params.get_all(k)[-1] for k in st.query_params}
+
+
 def _write_url(setup: cmp.Setup) -> None:
     wanted = cmp.query_for(setup)
-    if st.query_params.to_dict() != wanted:
+    if _query() != wanted:
         st.query_params.from_dict(wanted)
+    st.session_state[_URL] = wanted
 
 
 def _describe(setup: cmp.Setup) -> None:

@@ -21,7 +21,7 @@ from vgrad.ui.multi_run import RunGroup, status_line, verdict_icon
 from vgrad.ui.url_state import md_escape
 
 GROUP = RunGroup("vgrad.rnn")
-_ERRORS, _TRAINED = "vgrad.rnn.errors", "vgrad.rnn.trained"
+_ERRORS, _TRAINED, _URL = "vgrad.rnn.errors", "vgrad.rnn.trained", "vgrad.rnn.url"
 SCENARIOS = {"long": "Long dependency: SimpleRNN vs LSTM vs GRU",
              "exploding": "Exploding gradients: recurrent gain above 1/gamma, clipping off vs on"}
 CELL_PRESETS = {"simple_rnn": "rnn-simple", "lstm": "rnn-lstm", "gru": "rnn-gru"}
@@ -99,8 +99,9 @@ def parse_query(params: dict) -> tuple[Choice, list[str]]:
 
 
 def controls() -> Choice:
-    if "rnn.scenario" not in st.session_state:
-        params = {k: st.query_params.get_all(k) for k in st.query_params}
+    params = {k: st.query_params.get_all(k)[-1] for k in st.query_params}
+    if "rnn.scenario" not in st.session_state or (params and params != st.session_state.get(_URL)):
+        # first visit, or arriving with a new link
         start, problems = parse_query(params)
         for p in problems:
             st.warning(md_escape(p, 300), icon="⚠️")
@@ -124,8 +125,9 @@ def controls() -> Choice:
                          key="rnn.gain")
     choice = Choice(scenario, tuple(cells) or ("simple_rnn",), int(seq_len), int(units), int(epochs), bool(clip),
                     float(gain))
-    if st.query_params.to_dict() != choice.query():
+    if params != choice.query():
         st.query_params.from_dict(choice.query())
+    st.session_state[_URL] = choice.query()
     comp = COMPARISONS["rnn" if scenario == "long" else "clipping"]
     st.markdown(f"**Expected** ({comp.paper}): {comp.expect}")
     return choice
