@@ -135,7 +135,7 @@ def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 36
     fig.add_hline(y=LN2, line=dict(color=MUTED, dash="dot"), annotation_text="ln 2 (coin flip)",
                   annotation_position="top left", row=1, col=1)
     fig.add_hline(y=0.5, line=dict(color=MUTED, dash="dot"), annotation_text="chance", row=1, col=2)
-    fig.update_xaxes(title_text="training step")
+    fig.update_xaxes(title_text="training step", matches="x")  # both panels on the same step axis
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     return legend_below(base_layout(fig, height=height))
 
