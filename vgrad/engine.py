@@ -344,7 +344,7 @@ class Trainer:
                 if done and (step - 1) in snaps:
                     for j, g in enumerate(k_grads):
                         emit({"kind": "snapshot", "step": step - 1, "layer_index": j,
-                              "grad": np.round(g.reshape(g.shape[0], -1), 9).tolist()})
+                              "grad": g.reshape(g.shape[0], -1).tolist()})
                 if done and (step - 1) in boundary_steps:
                     emit(self._boundary_record(step - 1))
                 if done < count or (self.compiled and bool(self.stop_flag.numpy())):

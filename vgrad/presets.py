@@ -143,8 +143,9 @@ COMPARISONS: dict[str, Comparison] = {c.name: c for c in [
                paper="He et al. (2016)"),
     Comparison("rnn", "Bengio 1994 / Hochreiter 1997: SimpleRNN vs LSTM vs GRU at 40 steps",
                ("rnn-simple", "rnn-lstm", "rnn-gru"),
-               "The SimpleRNN's gradient with respect to early inputs vanishes and it stays near chance; "
-               "LSTM and GRU keep it and learn the task.",
+               "The SimpleRNN's gradient with respect to early inputs vanishes and it stays near chance on "
+               "validation; the LSTM (forget-gate bias 1) keeps enough of it to learn the task. The GRU starts "
+               "with its update gate near 0.5, so its step-0 gradient starts even smaller: see whether it recovers.",
                paper="Bengio et al. (1994); Hochreiter & Schmidhuber (1997)"),
     Comparison("clipping", "Pascanu et al. 2013: exploding RNN, clipping off vs on",
                ("rnn-exploding", "rnn-exploding-clipped"),
