@@ -133,7 +133,7 @@ def test_compare_from_a_shared_link(app_url, browser):
     # the automatic reading says the notebook's expected pattern holds
     assert _main(page).get_by_text("as expected").count() >= 1
     assert _main(page).get_by_text("not as expected").count() == 0
-    assert page.get_by_role("button", name="Download JSON").count() == 1
+    assert _wait(lambda: page.get_by_role("button", name="Download JSON").count() == 1, 20)
     assert page.locator(EXCEPTION).count() == 0
     page.set_viewport_size({"width": 1440, "height": 4200})  # Streamlit scrolls inside its main block
     time.sleep(1.5)
