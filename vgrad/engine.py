@@ -12,8 +12,8 @@ step runs eagerly, so records flow from the first step. Both paths execute the s
 
 from __future__ import annotations
 
-import bisect
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +30,9 @@ SNAPSHOT_BUDGET = 1_000_000
 SNAPSHOT_MAX_STEPS = 100
 # A compiled block is sized to take about this long, so records stream a few times a second.
 BLOCK_SECONDS = 0.15
+# While the compiled loop traces in a thread, Python switches threads this often (default 5 ms),
+# so the eager steps are not starved of the GIL.
+TRACE_SWITCH_SECONDS = 0.0002
 # Runs this short stay eager: compiling would take longer than the run.
 EAGER_ONLY_STEPS = 20
 
@@ -128,8 +131,7 @@ class Trainer:
         self.stop_flag = tf.Variable(False, trainable=False)
         self.rng = np.random.default_rng(config.seed)
         self.grid = self._grid() if config.n_features == 2 and not self.rnn else None
-        self.block_fn = tf.function(self._block)
-        self.grid_fn = tf.function(self._grid_prob)
+        self.block_fn = tf.function(self._block, autograph=False)
         self.compiled = False
         self.trace_error: BaseException | None = None
         c = config
@@ -207,19 +209,23 @@ class Trainer:
     def _grid_prob(self):
         return self._forward(self.grid[2], training=False)[0]
 
-    def _block(self, perms, step0, epoch0, count):
+    def _block(self, perms, step0, epoch0, count, snap_mask, grid_mask):
         """`count` steps from global step `step0` in one graph loop; perms[k] is the shuffle of
-        epoch epoch0 + k. Evaluates the full sets at every epoch end inside the loop."""
+        epoch epoch0 + k. Evaluates the full sets at every epoch end, keeps the full kernel
+        gradients where snap_mask is set and the decision-boundary grid where grid_mask is."""
         tf = self.tf
         c = self.config
         bs, n, spe, total = c.batch_size, self.n, c.steps_per_epoch, c.total_steps
         arrays = tuple(tf.TensorArray(tf.float32, size=count) for _ in range(7))
-        k_grads = tuple(tf.zeros_like(tf.convert_to_tensor(self.vars[i])) for i in self.kernel_idx)
+        snaps = tuple(tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=self.vars[i].shape)
+                      for i in self.kernel_idx)
+        cells = BOUNDARY_GRID * BOUNDARY_GRID if self.grid is not None else 0
+        grids = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[cells])
 
-        def cond(i, arrays, k_grads):
+        def cond(i, *_):
             return tf.logical_and(i < count, tf.logical_not(self.stop_flag.read_value()))
 
-        def body(i, arrays, k_grads):
+        def body(i, arrays, snaps, grids, n_snap, n_grid):
             s = step0 + i
             batch = s % spe
             start = batch * bs
@@ -229,10 +235,19 @@ class Trainer:
             metrics = tf.cond(ends, self._metrics, self._no_metrics)
             values = (loss, gn, gnc, stats, by_time, sigma, metrics)
             arrays = tuple(a.write(i, v) for a, v in zip(arrays, values, strict=True))
-            return i + 1, arrays, tuple(k_grads)
+            snaps, n_snap = tf.cond(
+                snap_mask[i],
+                lambda: (tuple(a.write(n_snap, g) for a, g in zip(snaps, k_grads, strict=True)), n_snap + 1),
+                lambda: (snaps, n_snap))
+            if cells:
+                grids, n_grid = tf.cond(
+                    grid_mask[i], lambda: (grids.write(n_grid, tf.reshape(self._grid_prob(), [-1])), n_grid + 1),
+                    lambda: (grids, n_grid))
+            return i + 1, arrays, snaps, grids, n_snap, n_grid
 
-        done, arrays, k_grads = tf.while_loop(cond, body, (tf.constant(0), arrays, k_grads))
-        return done, [a.stack() for a in arrays], list(k_grads)
+        zero = tf.constant(0)
+        done, arrays, snaps, grids, _, _ = tf.while_loop(cond, body, (zero, arrays, snaps, grids, zero, zero))
+        return done, [a.stack() for a in arrays], [a.stack() for a in snaps], grids.stack()
 
     def _grid(self):
         x = np.concatenate([self.data.x_train, self.data.x_val])
@@ -263,15 +278,18 @@ class Trainer:
 
     def _trace(self) -> None:
         tf = self.tf
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(TRACE_SWITCH_SECONDS)  # let eager steps get the GIL back promptly
         try:
             i32 = tf.int32
             self.block_fn.get_concrete_function(tf.TensorSpec([None, None], i32), tf.TensorSpec([], i32),
-                                                tf.TensorSpec([], i32), tf.TensorSpec([], i32))
-            if self.grid is not None:
-                self.grid_fn.get_concrete_function()
+                                                tf.TensorSpec([], i32), tf.TensorSpec([], i32),
+                                                tf.TensorSpec([None], tf.bool), tf.TensorSpec([None], tf.bool))
             self.compiled = True
         except BaseException as exc:  # fall back to eager steps
             self.trace_error = exc
+        finally:
+            sys.setswitchinterval(switch)
 
     def run(self, emit: OnRecord, should_stop: Callable[[], bool], pace) -> None:
         tf = self.tf
@@ -287,7 +305,6 @@ class Trainer:
         if self.grid is not None:
             boundary_steps = {min((e + 1) * spe, total) - 1 for e in range(last_epoch + 1)
                               if e % every == 0 or e == last_epoch}
-        block_ends = sorted(snaps | boundary_steps | {total - 1})
         perms: dict[int, np.ndarray | None] = {}
 
         def perm(epoch: int) -> np.ndarray:
@@ -307,7 +324,7 @@ class Trainer:
                 if should_stop():
                     status = "cancelled"
                     break
-                count = block_ends[bisect.bisect_left(block_ends, step)] + 1 - step
+                count = total - step
                 if limit is not None:
                     count = max(1, min(count, int(limit)))
                 t0 = time.perf_counter()
@@ -316,12 +333,15 @@ class Trainer:
                     e0, e1 = step // spe, (step + count - 1) // spe
                     for old in [e for e, p in perms.items() if e < e0 and p is not None]:
                         perms[old] = None  # keep memory flat on long runs
-                    done, arrays, k_grads = self.block_fn(
+                    block = range(step, step + count)
+                    done, arrays, snap_grads, grid_probs = self.block_fn(
                         tf.constant(np.stack([perm(e) for e in range(e0, e1 + 1)])),
-                        tf.constant(step, tf.int32), tf.constant(e0, tf.int32), tf.constant(count, tf.int32))
+                        tf.constant(step, tf.int32), tf.constant(e0, tf.int32), tf.constant(count, tf.int32),
+                        tf.constant([s in snaps for s in block]), tf.constant([s in boundary_steps for s in block]))
                     done = int(done)
                     arrays = [a.numpy() for a in arrays]
-                    k_grads = [g.numpy() for g in k_grads]
+                    snap_grads = [g.numpy() for g in snap_grads]
+                    grid_probs = grid_probs.numpy()
                 else:
                     count = done = 1
                     epoch, batch = divmod(step, spe)
@@ -330,23 +350,26 @@ class Trainer:
                     loss, gn, gnc, stats, k_grads, by_time, sigma = out
                     metrics = self._metrics() if batch == spe - 1 or step == total - 1 else self._no_metrics()
                     arrays = [np.array([t.numpy()]) for t in (loss, gn, gnc, stats, by_time, sigma, metrics)]
-                    k_grads = [g.numpy() for g in k_grads]
+                    snap_grads = [g.numpy()[None] for g in k_grads] if step in snaps else []
+                    grid_probs = (self._grid_prob().numpy().reshape(1, -1) if step in boundary_steps
+                                  else np.zeros((0, 0)))
                 if done:
                     step_seconds = 0.7 * step_seconds + 0.3 * (time.perf_counter() - t0) / done
                 bad = self._emit_steps(emit, arrays, done, step, spe, history)
                 if self.tracer.ident is None and total > EAGER_ONLY_STEPS and step + done < total:
                     self.tracer.start()  # after the first record, so it does not delay it
+                kept = step + done if bad is None else bad
+                for k, s in enumerate(s for s in range(step, kept) if s in snaps):
+                    for j, g in enumerate(snap_grads):
+                        emit({"kind": "snapshot", "step": s, "layer_index": j,
+                              "grad": g[k].reshape(g.shape[1], -1).tolist()})
+                for k, s in enumerate(s for s in range(step, kept) if s in boundary_steps):
+                    emit(self._boundary_record(s, grid_probs[k]))
                 if bad is not None:
                     status, message = "diverged", self._divergence_message(bad, history)
                     step = bad
                     break
                 step += done
-                if done and (step - 1) in snaps:
-                    for j, g in enumerate(k_grads):
-                        emit({"kind": "snapshot", "step": step - 1, "layer_index": j,
-                              "grad": g.reshape(g.shape[0], -1).tolist()})
-                if done and (step - 1) in boundary_steps:
-                    emit(self._boundary_record(step - 1))
                 if done < count or (self.compiled and bool(self.stop_flag.numpy())):
                     status = "cancelled"
                     break
@@ -395,12 +418,11 @@ class Trainer:
                       "val_loss": m[2], "val_accuracy": m[3]})
         return None
 
-    def _boundary_record(self, step: int) -> dict:
+    def _boundary_record(self, step: int, prob: np.ndarray) -> dict:
         xs, ys, _ = self.grid
-        prob = (self.grid_fn() if self.compiled else self._grid_prob()).numpy().reshape(len(ys), len(xs))
+        prob = np.nan_to_num(prob.reshape(len(ys), len(xs)), nan=0.5)
         return {"kind": "boundary", "step": step, "epoch": step // self.config.steps_per_epoch,
-                "xs": xs.round(4).tolist(), "ys": ys.round(4).tolist(),
-                "prob": np.round(np.nan_to_num(prob, nan=0.5), 4).tolist()}
+                "xs": xs.round(4).tolist(), "ys": ys.round(4).tolist(), "prob": np.round(prob, 4).tolist()}
 
     def _divergence_message(self, step: int, history: list[float]) -> str:
         c = self.config
