@@ -108,11 +108,10 @@ class GradientMonitor(keras.callbacks.Callback):
         rest = iter(grads[len(kernels):])
         b_grads = [next(rest) if b is not None else None for b in biases]
         a_grads = [next(rest) if a is not None else None for a in acts]
-        rows = []
-        for j, layer in enumerate(self._tracked):
-            rows.append(layer_stats(k_grads[j], b_grads[j], acts[j], a_grads[j], _activation_name(layer),
-                                    tf.constant(self._before[j]), tf.convert_to_tensor(kernels[j])).numpy())
-        stats = np.stack(rows)
+        names = [_activation_name(layer) for layer in self._tracked]
+        before = [tf.constant(k) for k in self._before]
+        after = [tf.convert_to_tensor(k) for k in kernels]
+        stats = layer_stats(k_grads, b_grads, acts, a_grads, names, before, after).numpy()
         weight_grads = [g for g in [*k_grads, *b_grads] if g is not None]
         record = {"kind": "step", "step": self._step, "epoch": self._epoch, "loss": float(loss),
                   "global_norm": float(tf.linalg.global_norm(weight_grads)), "global_norm_clipped": None}

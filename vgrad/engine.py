@@ -165,13 +165,9 @@ class Trainer:
         clipped_norm = tf.linalg.global_norm(self.optimizer._clip_gradients(g_vars))
         self.optimizer.apply_gradients(zip(g_vars, self.vars, strict=True))
         new = [tf.convert_to_tensor(k) for k in kernels]
-        rows = []
-        for j in range(n_layers):
-            bias_grad = None if self.bias_idx[j] is None else g_vars[self.bias_idx[j]]
-            rows.append(layer_stats(g_vars[self.kernel_idx[j]], bias_grad, acts[j], g_acts[j],
-                                    self.activations[j], old[j], new[j]))
-        stats = tf.stack(rows)
         k_grads = [g_vars[i] for i in self.kernel_idx]
+        b_grads = [None if i is None else g_vars[i] for i in self.bias_idx]
+        stats = layer_stats(k_grads, b_grads, acts, list(g_acts), self.activations, old, new)
         if self.rnn:
             gx = grads[-1]
             by_time = tf.reduce_mean(tf.norm(gx, axis=-1), axis=0)
