@@ -8,26 +8,15 @@ artifacts/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-import requests
+
+from tests.browser.util import EXCEPTION, shot, wait
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-EXCEPTION = '[data-testid="stException"]'
 
 # Every Plotly figure that holds heatmaps: their count, colour axes, the shared range and panel titles.
 HEATMAPS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => {
@@ -38,66 +27,6 @@ HEATMAPS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).
           columns: full.map(t => (t.x || []).length),
           titles: ((gd.layout || {}).annotations || []).map(a => a.text)};
 }).filter(f => f.maps > 0)"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url(backend_url):
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("chromium is not installed (make chromium)")
-    port = _free_port()
-    env = dict(os.environ, VGRAD_BACKEND_URL=backend_url)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/_stcore/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
-        else:
-            pytest.fail("streamlit did not start")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _wait(predicate, timeout: float, step: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def _main(page):
@@ -112,17 +41,17 @@ def test_compare_from_a_shared_link(app_url, browser):
     # The link restored the comparison: three runs and run 3's own change.
     assert page.get_by_text("The deep sigmoid net's first-layer gradient").count() >= 1
     run3 = page.locator('input[aria-label="Run 3 changes"]')
-    assert _wait(lambda: run3.input_value() == "seed=1", 15), run3.input_value()
+    assert wait(lambda: run3.input_value() == "seed=1", 15), run3.input_value()
     assert "r3.seed=1" in page.locator('[data-testid="stCode"]').first.inner_text()
-    _wait(lambda: train.is_enabled(), 90)
+    wait(lambda: train.is_enabled(), 90)
     assert train.is_enabled()
-    _shot(page, "compare_before_training")
+    shot(page, "compare_before_training", full_page=True)
     train.click()
     page.mouse.move(5, 5)
 
-    done = _wait(lambda: _main(page).get_by_text("finished (3/3 steps)").count() == 3, 120)
+    done = wait(lambda: _main(page).get_by_text("finished (3/3 steps)").count() == 3, 120)
     assert done, "the three notebook runs did not finish"
-    figs = _wait(lambda: [f for f in page.evaluate(HEATMAPS_JS) if f["maps"] == 3], 30)
+    figs = wait(lambda: [f for f in page.evaluate(HEATMAPS_JS) if f["maps"] == 3], 30)
     assert figs, page.evaluate(HEATMAPS_JS)
     grid = figs[0]
     assert grid["axes"] == ["coloraxis"] * 3, "every panel must use the one shared colour axis"
@@ -133,11 +62,11 @@ def test_compare_from_a_shared_link(app_url, browser):
     # the automatic reading says the notebook's expected pattern holds
     assert _main(page).get_by_text("as expected").count() >= 1
     assert _main(page).get_by_text("not as expected").count() == 0
-    assert _wait(lambda: page.get_by_role("button", name="Download JSON").count() == 1, 20)
+    assert wait(lambda: page.get_by_role("button", name="Download JSON").count() == 1, 20)
     assert page.locator(EXCEPTION).count() == 0
     page.set_viewport_size({"width": 1440, "height": 4200})  # Streamlit scrolls inside its main block
     time.sleep(1.5)
-    _shot(page, "compare_notebook_done")
+    shot(page, "compare_notebook_done", full_page=True)
     page.close()
 
 
@@ -146,17 +75,17 @@ def test_recurrent_tiny_runs(app_url, browser):
     page.goto(app_url + "/recurrent?scenario=long&cells=simple_rnn,lstm&seq_len=12&units=8&epochs=2")
     train = _main(page).get_by_role("button", name=re.compile(r"Train$"))
     train.wait_for(timeout=30_000)
-    _wait(lambda: train.is_enabled(), 90)
+    wait(lambda: train.is_enabled(), 90)
     train.click()
     page.mouse.move(5, 5)
-    done = _wait(lambda: _main(page).get_by_text("finished (48/48 steps)").count() == 2, 150)
+    done = wait(lambda: _main(page).get_by_text("finished (48/48 steps)").count() == 2, 150)
     assert done, "the recurrent runs did not finish"
-    figs = _wait(lambda: [f for f in page.evaluate(HEATMAPS_JS) if f["maps"] == 2], 30)
+    figs = wait(lambda: [f for f in page.evaluate(HEATMAPS_JS) if f["maps"] == 2], 30)
     assert figs and figs[0]["axes"] == ["coloraxis"] * 2
     assert page.locator(EXCEPTION).count() == 0
     page.set_viewport_size({"width": 1440, "height": 3000})
     time.sleep(1.5)
-    _shot(page, "recurrent_done")
+    shot(page, "recurrent_done", full_page=True)
     page.close()
 
 
@@ -164,7 +93,7 @@ def test_lessons_page(app_url, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1200})
     page.goto(app_url + "/lessons")
     page.get_by_text("estimate / gradient").wait_for(timeout=120_000)
-    _wait(lambda: page.get_by_text("activation std goes from").count() > 0, 60)
+    wait(lambda: page.get_by_text("activation std goes from").count() > 0, 60)
     assert page.locator(EXCEPTION).count() == 0
     # the remedy buttons are page links to the Explorer and Compare, already configured
     hrefs = page.locator('[data-testid="stPageLink-NavLink"]').evaluate_all("els => els.map(e => e.href)")
@@ -172,5 +101,5 @@ def test_lessons_page(app_url, browser):
     assert any("compare?comparison=remedies" in h for h in hrefs), hrefs
     page.set_viewport_size({"width": 1440, "height": 7000})
     time.sleep(1.5)
-    _shot(page, "lessons")
+    shot(page, "lessons", full_page=True)
     page.close()
