@@ -54,10 +54,9 @@ def train(
 ) -> Run:
     """Train `config` and return the Run; `on_record(record)` sees each record as it is made.
 
-    should_stop: polled while training; when it returns True the run ends as "cancelled"
-        within one step.
-    pace: called before each block of steps; it may block (pause) and returns the most steps
-        to run now (1 = single step) or None for no limit.
+    should_stop: asked before every step; when it returns True the run ends as "cancelled".
+    pace: asked before a step once its last answer is used up; it may block (pause) and returns
+        how many steps may run now (1 = single step) or None for no limit.
     """
     run = Run(config=config)
 
