@@ -90,7 +90,8 @@ def test_controls_change_runs_and_link(backend):
     assert not at.exception
 
 
-def test_a_comparison_trains_to_completion(backend):
+def test_a_comparison_trains_to_completion(backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("VGRAD_DATA_DIR", str(tmp_path))
     at = page(comparison="notebook")
     at.text_input(key="cmp.own.0.2").input("seed=2")  # edited and trained in the same rerun
     at.button(key="cmp.train").click().run()
@@ -104,6 +105,12 @@ def test_a_comparison_trains_to_completion(backend):
     table = at.dataframe[0].value
     assert list(table["status"]) == ["finished"] * 3 and "attenuation (orders)" in table.columns
     assert len(at.get("download_button")) == 2
+    # the finished comparison can be saved for the Runs page
+    at.button(key="cmp.save").click().run()
+    assert not at.exception and any("with 3 runs" in s.value for s in at.success)
+    from vgrad.store import RunStore
+
+    assert len(RunStore(tmp_path).list_comparisons()) == 1 and len(RunStore(tmp_path).list()) == 3
 
 
 def test_a_new_link_in_the_same_session_replaces_the_comparison(backend):

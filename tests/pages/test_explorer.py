@@ -145,6 +145,22 @@ def test_training_from_the_page_produces_records(backend):
     assert len(at.get("download_button")) == 2
 
 
+def test_a_finished_run_can_be_saved(backend, tmp_path, monkeypatch):
+    from vgrad.store import RunStore
+
+    monkeypatch.setenv("VGRAD_DATA_DIR", str(tmp_path))
+    at = explorer({"preset": "notebook-deep-sigmoid"})
+    at.button(key="ctl_train").click().run()
+    run_until_done(at)
+    at.text_input(key="explorer_save_name").input("<b>my run</b>").run()
+    at.button(key="explorer_save").click().run()
+    assert not at.exception
+    assert any("Saved as" in s.value and "&lt;b&gt;" in s.value for s in at.success)
+    saved = RunStore(tmp_path).list()
+    assert [r.name for r in saved] == ["<b>my run</b>"]
+    assert RunStore(tmp_path).load(saved[0].id).steps == at.session_state["vgrad.job"].run.steps
+
+
 def test_pause_step_resume_stop(backend):
     at = explorer({"preset": "deep-sigmoid", "epochs": "2000"})
     at.button(key="ctl_train").click().run()

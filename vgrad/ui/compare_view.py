@@ -215,6 +215,25 @@ def _panels(jobs, labels, stat: str, threshold: float) -> None:
                            "vgrad-comparison.json", "application/json", key="cmp.json", on_click="ignore")
         d2.download_button("Download CSV", cmp.export_csv(runs, labels), "vgrad-comparison.csv", "text/csv",
                            key="cmp.csv", on_click="ignore")
+    if len(runs) >= 2 and all(r.done and r.steps for r in runs):
+        _save_comparison(setup, runs, labels)
+
+
+def _save_comparison(setup, runs, labels) -> None:
+    """Name and save the finished runs as one comparison in the Runs store."""
+    from vgrad.store import RunStore, StoreError, escape_markdown
+
+    comp = setup.comparison if setup is not None else None
+    default = comp.title if comp is not None else "comparison"
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    name = c1.text_input("Name", value=default, max_chars=120, key="cmp.save_name")
+    if c2.button("Save comparison", icon=":material/save:", key="cmp.save", width="stretch"):
+        try:
+            RunStore().save_runs_as_comparison(name, list(zip(labels, runs, strict=True)))
+        except StoreError as exc:
+            st.error(f"Not saved: {escape_markdown(str(exc))}")
+        else:
+            st.success(f"Saved **{escape_markdown(name)}** with {len(runs)} runs; open it on the Runs page.")
 
 
 def _reading(setup: cmp.Setup | None, runs, labels) -> None:

@@ -170,6 +170,23 @@ def exports(job: live.LiveJob, key: str = "explorer") -> None:
                        key=f"{key}_csv", on_click="ignore", disabled=not run.steps, width="stretch")
     c3.caption("JSON: config, every record and the status (reload it on the Runs page). "
                "CSV: one row per step × layer.")
+    if run.done and run.steps:
+        save_form(run, default=name, key=key)
+
+
+def save_form(run, default: str, key: str) -> None:
+    """Name and save a finished run in the Runs store (VGRAD_DATA_DIR)."""
+    from vgrad.store import StoreError, escape_markdown, save_run
+
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    name = c1.text_input("Name", value=default, max_chars=120, key=f"{key}_save_name")
+    if c2.button("Save run", icon=":material/save:", key=f"{key}_save", width="stretch"):
+        try:
+            run_id = save_run(run, name)
+        except StoreError as exc:
+            st.error(f"Not saved: {escape_markdown(str(exc))}")
+        else:
+            st.success(f"Saved as **{escape_markdown(name)}** (#{run_id}); open it on the Runs page.")
 
 
 def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
