@@ -99,8 +99,8 @@ def headline_row(job: live.LiveJob) -> None:
     h = charts.headline(run, job.steps_per_second)
     cols = st.columns(6)
     cols[0].metric("Status", _status_text(job))
-    cols[1].metric("Step", f"{h.step:,} / {h.total_steps:,}")
-    cols[2].metric("Epoch", f"{h.epoch:,} / {h.epochs:,}")
+    cols[1].metric(f"Step (of {h.total_steps:,})", f"{h.step:,}")
+    cols[2].metric(f"Epoch (of {h.epochs:,})", f"{h.epoch:,}")
     sps = h.steps_per_second
     cols[3].metric("Steps / s", "–" if sps is None else f"{sps:,.0f}" if sps >= 10 else f"{sps:.1f}")
     att = h.attenuation
