@@ -46,6 +46,21 @@ def _same_ops_in_graph(tf) -> None:
         _GRAPPLER_SET = True
 
 
+_TRACES = {"count": 0, "switch": 0.005}
+_TRACES_LOCK = threading.Lock()
+
+
+def _tracing(delta: int) -> None:
+    """Shorten Python's thread switch interval while any trace runs (traces can overlap in the service)."""
+    with _TRACES_LOCK:
+        if delta > 0 and _TRACES["count"] == 0:
+            _TRACES["switch"] = sys.getswitchinterval()
+            sys.setswitchinterval(TRACE_SWITCH_SECONDS)
+        _TRACES["count"] += delta
+        if _TRACES["count"] == 0:
+            sys.setswitchinterval(_TRACES["switch"])
+
+
 def train(
     config: RunConfig,
     on_record: OnRecord | None = None,
@@ -97,6 +112,7 @@ class Trainer:
     """Holds the model, data and compiled functions of one training."""
 
     def __init__(self, config: RunConfig):
+        import keras
         import tensorflow as tf
 
         from vgrad import data as data_mod
@@ -117,7 +133,7 @@ class Trainer:
         self.bias_idx = [position.get(id(models.bias_of(layer))) for layer in kl]
         self.recurrent = [models.recurrent_kernel_of(layer) for layer in self.built.recurrent_layers]
         self.activations = [d["activation"] for d in self.built.layers]
-        self.loss_fn = __import__("keras").losses.BinaryCrossentropy()
+        self.loss_fn = keras.losses.BinaryCrossentropy()
         self.x = tf.constant(self.data.x_train)
         self.y = tf.constant(self.data.y_train)
         self.x_val = tf.constant(self.data.x_val)
@@ -246,8 +262,7 @@ class Trainer:
         return {"kind": "weights", "when": when, "layer_index": 0, "kernel": kernel.tolist()}
 
     def _trace(self) -> None:
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(TRACE_SWITCH_SECONDS)  # let eager steps get the GIL back promptly
+        _tracing(+1)  # let eager steps get the GIL back promptly
         try:
             # Called as a concrete function: skips tf.function's per-call dispatch (~0.8 ms a step).
             self.step_cf = self.step_fn.get_concrete_function()
@@ -257,7 +272,7 @@ class Trainer:
         except BaseException as exc:  # fall back to eager steps
             self.trace_error = exc
         finally:
-            sys.setswitchinterval(switch)
+            _tracing(-1)
 
     def run(self, emit: OnRecord, should_stop: Callable[[], bool], pace) -> None:
         tf = self.tf
