@@ -8,8 +8,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.ui_backend import ui_backend_url  # noqa: F401 (fixture)
-
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent("""
@@ -35,8 +33,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_streamlit_process_never_imports_tensorflow(ui_backend_url):  # noqa: F811
-    env = {"VGRAD_BACKEND_URL": ui_backend_url, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+def test_streamlit_process_never_imports_tensorflow(backend_url):
+    env = {"VGRAD_BACKEND_URL": backend_url, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT)], capture_output=True, text=True,
                          timeout=180, cwd=ROOT, env=env)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -7,16 +7,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.ui_backend import ui_backend_url  # noqa: F401 (fixture)
-
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/home.py", "pages/explorer.py", "pages/compare.py", "pages/recurrent.py", "pages/lessons.py",
          "pages/runs.py"]
 
 
 @pytest.fixture
-def app(ui_backend_url, monkeypatch) -> AppTest:  # noqa: F811
-    monkeypatch.setenv("VGRAD_BACKEND_URL", ui_backend_url)
+def app(backend) -> AppTest:
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
 
 

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.pages.apptest import open_page
 from vgrad.presets import COMPARISONS
-
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "compare.py")
-
-
-@pytest.fixture
-def backend(backend_url, monkeypatch):
-    monkeypatch.setenv("VGRAD_BACKEND_URL", backend_url)
-    return backend_url
 
 
 def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("compare", **query)
 
 
 def presets(at: AppTest) -> list[str]:

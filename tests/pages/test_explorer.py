@@ -8,17 +8,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.ui_backend import ui_backend_url  # noqa: F401 (fixture)
 from vgrad.presets import PRESETS
 from vgrad.ui.url_state import parse_params, query_for
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explorer.py")
 
 
-@pytest.fixture
-def backend(ui_backend_url, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("VGRAD_BACKEND_URL", ui_backend_url)
-    return ui_backend_url
 
 
 def explorer(query: dict | None = None) -> AppTest:

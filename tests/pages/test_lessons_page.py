@@ -14,10 +14,6 @@ from vgrad.ui.lessons_view import REMEDIES, init_sentence
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "lessons.py")
 
 
-@pytest.fixture
-def backend(backend_url, monkeypatch):
-    monkeypatch.setenv("VGRAD_BACKEND_URL", backend_url)
-    return backend_url
 
 
 def texts(at: AppTest) -> str:

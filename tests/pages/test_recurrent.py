@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.pages.apptest import open_page
 from vgrad.ui.recurrent_view import Choice, parse_query
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "recurrent.py")
 TINY = {"scenario": "long", "cells": "simple_rnn,lstm", "seq_len": "5", "units": "4", "epochs": "1"}
 
 
-@pytest.fixture
-def backend(backend_url, monkeypatch):
-    monkeypatch.setenv("VGRAD_BACKEND_URL", backend_url)
-    return backend_url
 
 
 def page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("recurrent", **query)
 
 
 def test_parse_query_and_runs():

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.pages.apptest import open_page
 from tests.run_factory import make_run
 from vgrad.store import RunStore
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "runs.py")
 HOSTILE = "<script>alert(1)</script> **bold** [x](javascript:alert(1))"
 
 
@@ -22,12 +21,7 @@ def store(tmp_path, monkeypatch):
 
 
 def _run_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("runs", **query)
 
 
 def _texts(at: AppTest) -> list[str]:
