@@ -19,8 +19,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def plain_fit_steps_per_second(config, warm: bool = False) -> float:
-    """model.fit on a fresh model; warm=True first fits one epoch so its tracing is excluded."""
+def _rates(stamps: list[float], start: float) -> tuple[float, float]:
+    """(end-to-end steps/s from `start`, steady steps/s over the second half of the steps)."""
+    half = len(stamps) // 2
+    return len(stamps) / (stamps[-1] - start), (len(stamps) - 1 - half) / (stamps[-1] - stamps[half])
+
+
+def plain_fit_rates(config) -> tuple[float, float]:
+    """model.fit on a fresh model: end-to-end and second-half steps/s."""
     import keras
 
     from vgrad.data import load
@@ -29,32 +35,28 @@ def plain_fit_steps_per_second(config, warm: bool = False) -> float:
     data = load(config)
     model = plain_model(config)
     model.compile(optimizer=make_optimizer(config), loss="binary_crossentropy", metrics=["accuracy"])
-    if warm:
-        model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=1, verbose=0)
+    stamps: list[float] = []
+    clock = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
     t0 = time.perf_counter()
     model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
-              shuffle=True, verbose=0)
-    seconds = time.perf_counter() - t0
+              shuffle=True, verbose=0, callbacks=[clock])
     keras.backend.clear_session()
-    return config.total_steps / seconds
+    return _rates(stamps, t0)
 
 
-def vgrad_steps_per_second(config, warm: bool = False) -> tuple[float, str]:
-    """vgrad.train end to end; warm=True traces the compiled loop first (excluded from the time)."""
-    from vgrad.engine import Trainer
+def vgrad_rates(config) -> tuple[float, float, str]:
+    """vgrad.train, fully instrumented: end-to-end and second-half steps/s, and the run's status."""
+    from vgrad.engine import train
 
-    trainer = Trainer(config)
-    if warm:
-        trainer._trace()
-    records: list[dict] = []
+    stamps: list[float] = []
+
+    def on_record(record: dict) -> None:
+        if record["kind"] == "step":
+            stamps.append(time.perf_counter())
+
     t0 = time.perf_counter()
-    try:
-        trainer.run(records.append, lambda: False, None)
-    finally:
-        trainer.close()
-    seconds = time.perf_counter() - t0
-    steps = sum(1 for r in records if r["kind"] == "step")
-    return steps / seconds, records[-1]["status"]
+    run = train(config, on_record=on_record)
+    return (*_rates(stamps, t0), run.status)
 
 
 def first_record_seconds(config) -> float:
@@ -84,7 +86,7 @@ def main() -> None:
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs")
     # Warm TensorFlow and Keras once (the service does this at start).
     train(RunConfig(epochs=1))
-    plain_fit_steps_per_second(RunConfig(epochs=1))
+    plain_fit_rates(RunConfig(epochs=1))
 
     workloads = {
         "notebook (75 ex, 8x8 sigmoid, batch 32)": RunConfig(epochs=60 if args.quick else 300),
@@ -94,20 +96,20 @@ def main() -> None:
     }
     exact = RunConfig(epochs=1)
     t0 = time.perf_counter()
-    plain_fit_steps_per_second(exact)
+    plain_fit_rates(exact)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     train(exact)
     ours_s = time.perf_counter() - t0
     print(f"\nthe notebook's exact run (1 epoch, 3 steps), wall time: plain fit {fit_s:.2f} s, "
           f"vgrad {ours_s:.2f} s ({fit_s / ours_s:.1f}x)")
-    for warm, title in ((False, "end to end (fresh model, each side pays its own tracing)"),
-                        (True, "steady state (after each side has traced)")):
-        print(f"\n{title}\nworkload                                   plain fit  vgrad(instrumented)  ratio")
-        for name, config in workloads.items():
-            fit = plain_fit_steps_per_second(config, warm)
-            ours, status = vgrad_steps_per_second(config, warm)
-            print(f"{name:42s} {fit:8.0f}/s  {ours:12.0f}/s       {ours / fit:5.2f}x  ({status})")
+    print("\nsteps/s: end to end (fresh model, each side pays its own tracing) | steady (second half of the run)")
+    print(f"{'workload':42s} {'fit':>7s} {'vgrad':>7s} {'ratio':>6s} | {'fit':>7s} {'vgrad':>7s} {'ratio':>6s}")
+    for name, config in workloads.items():
+        fit_e2e, fit_steady = plain_fit_rates(config)
+        ours_e2e, ours_steady, status = vgrad_rates(config)
+        print(f"{name:42s} {fit_e2e:7.0f} {ours_e2e:7.0f} {ours_e2e / fit_e2e:5.2f}x | "
+              f"{fit_steady:7.0f} {ours_steady:7.0f} {ours_steady / fit_steady:5.2f}x  ({status})")
 
     print("\nfirst step record after train(), TensorFlow warm")
     for depth in (8, 32, 64):

@@ -146,6 +146,7 @@ class Trainer:
         spec = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.bool)]
         self.step_fn = tf.function(self._batch_step, input_signature=spec, autograph=False)
         self.grid_fn = tf.function(self._grid_prob, autograph=False)
+        self.flags = {False: tf.constant(False), True: tf.constant(True)}
         self.compiled = False
         self.trace_error: BaseException | None = None
         c = config
@@ -307,7 +308,7 @@ class Trainer:
             idx = tf.constant(perm[batch * bs:(batch + 1) * bs])
             compiled = self.compiled
             ends = batch == spe - 1 or step == total - 1
-            packed, k_grads = (self.step_cf(idx, tf.constant(ends)) if compiled else self._batch_step(idx, ends))
+            packed, k_grads = (self.step_cf(idx, self.flags[ends]) if compiled else self._batch_step(idx, ends))
             if self._emit_step(emit, step, packed.numpy(), history):
                 status, message = "diverged", self._divergence_message(step, history)
                 break
@@ -349,8 +350,11 @@ class Trainer:
         spe = self.config.steps_per_epoch
         rec = {"kind": "step", "step": s, "epoch": s // spe, "loss": float(loss),
                "global_norm": float(gn), "global_norm_clipped": float(gnc)}
-        for name, column in zip(LAYER_STATS, stats.T.tolist(), strict=True):
-            rec[name] = _clean(column)
+        table = stats.T
+        columns = table.tolist()
+        for k in np.flatnonzero(~np.isfinite(table).all(axis=1)):  # NaN/Inf -> null, JSON-safe
+            columns[k] = _clean(columns[k])
+        rec.update(zip(LAYER_STATS, columns, strict=True))
         if self.rnn:
             rec["input_grad_by_time"] = _clean(by_time.tolist())
             rec["recurrent_sigma_max"] = _clean(sigma.tolist())
