@@ -72,7 +72,7 @@ class Job:
         return self.status not in ACTIVE
 
     def pace(self) -> int | None:
-        """Called by the engine before each block of steps: blocks while paused."""
+        """Asked by the engine before a step (once its last answer is used up): blocks while paused."""
         with self.cond:
             while self.paused and self.step_credits == 0 and not self.stop_requested:
                 self.cond.wait(0.5)
