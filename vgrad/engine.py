@@ -117,6 +117,7 @@ class Trainer:
 
         from vgrad import data as data_mod
         from vgrad import models
+        from vgrad.optim import fused_apply
 
         _same_ops_in_graph(tf)
         self.tf = tf
@@ -126,6 +127,9 @@ class Trainer:
         self.built = models.build(config)
         self.model = self.built.model
         self.optimizer = self.built.optimizer
+        opt = self.optimizer
+        self.apply = fused_apply(opt) or (lambda g, v: opt.apply_gradients(zip(g, v, strict=True)))
+        self.clipping = bool(opt.clipnorm or opt.global_clipnorm or opt.clipvalue)
         self.vars = list(self.model.trainable_variables)
         position = {id(v): i for i, v in enumerate(self.vars)}
         kl = self.built.kernel_layers
@@ -178,8 +182,9 @@ class Trainer:
         if self.rnn:  # of the weights the gradient was taken at
             sigma = tf.stack([tf.linalg.svd(tf.convert_to_tensor(r), compute_uv=False)[0] for r in self.recurrent])
         global_norm = tf.linalg.global_norm(g_vars)
-        clipped_norm = tf.linalg.global_norm(self.optimizer._clip_gradients(g_vars))
-        self.optimizer.apply_gradients(zip(g_vars, self.vars, strict=True))
+        clipped_norm = (tf.linalg.global_norm(self.optimizer._clip_gradients(g_vars)) if self.clipping
+                        else global_norm)
+        self.apply(g_vars, self.vars)
         new = [tf.convert_to_tensor(k) for k in kernels]
         k_grads = [g_vars[i] for i in self.kernel_idx]
         b_grads = [None if i is None else g_vars[i] for i in self.bias_idx]
