@@ -27,9 +27,9 @@ def _grads(variables, seed: int):
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_fused_update_equals_keras_apply_gradients(optimizer, clip):
     keras_side, fused_side = _pair(optimizer=optimizer, **clip)
-    apply = fused_apply(fused_side.optimizer)
-    assert apply is not None, f"{optimizer} should have a fused update"
     a, b = keras_side.model.trainable_variables, fused_side.model.trainable_variables
+    apply = fused_apply(fused_side.optimizer, b)
+    assert apply is not None, f"{optimizer} should have a fused update"
     for v, w in zip(a, b, strict=True):
         np.testing.assert_array_equal(v.numpy(), w.numpy())  # same start
     for step in range(6):
@@ -39,16 +39,18 @@ def test_fused_update_equals_keras_apply_gradients(optimizer, clip):
     assert int(fused_side.optimizer.iterations.numpy()) == 6
     for v, w in zip(a, b, strict=True):
         np.testing.assert_allclose(w.numpy(), v.numpy(), rtol=1e-5, atol=1e-6)
-    slots_a = [v.numpy() for v in keras_side.optimizer.variables]
-    slots_b = [v.numpy() for v in fused_side.optimizer.variables]
-    for s, t in zip(slots_a, slots_b, strict=True):
-        np.testing.assert_allclose(t, s, rtol=1e-5, atol=1e-6)
+    keras_names = {"m": "_momentums", "v": "_velocities", "momentum": "momentums", "velocity": "_velocities",
+                   "accumulator": "_accumulators"}
+    for name, ours in apply.slots.items():  # the same optimizer state too
+        theirs = getattr(keras_side.optimizer, keras_names[name])
+        for s, t in zip(theirs, ours, strict=True):
+            np.testing.assert_allclose(t.numpy(), s.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_fused_update_runs_compiled():
     keras_side, fused_side = _pair(optimizer="adam")
-    apply = fused_apply(fused_side.optimizer)
     b = fused_side.model.trainable_variables
+    apply = fused_apply(fused_side.optimizer, b)
     grads = _grads(b, 0)
     tf.function(lambda: apply(grads, b), autograph=False)()
     keras_side.optimizer.apply_gradients(zip(grads, keras_side.model.trainable_variables, strict=True))
@@ -59,7 +61,16 @@ def test_fused_update_runs_compiled():
 def test_unsupported_optimizer_features_fall_back_to_keras():
     import keras
 
-    assert fused_apply(keras.optimizers.Adam(amsgrad=True)) is None
-    assert fused_apply(keras.optimizers.RMSprop(momentum=0.5)) is None
-    assert fused_apply(keras.optimizers.Adam(use_ema=True)) is None
-    assert fused_apply(keras.optimizers.Lion()) is None
+    v = [keras.Variable(np.zeros((2, 2), "float32"))]
+    assert fused_apply(keras.optimizers.Adam(amsgrad=True), v) is None
+    assert fused_apply(keras.optimizers.RMSprop(momentum=0.5), v) is None
+    assert fused_apply(keras.optimizers.Adam(use_ema=True), v) is None
+    assert fused_apply(keras.optimizers.Lion(), v) is None
+
+
+def test_fused_update_refuses_other_variables():
+    _, side = _pair(optimizer="sgd")
+    b = side.model.trainable_variables
+    apply = fused_apply(side.optimizer, b)
+    with pytest.raises(ValueError, match="same order"):
+        apply(_grads(b, 0), list(reversed(b)))

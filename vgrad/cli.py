@@ -112,7 +112,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if path and not Path(path).resolve().parent.is_dir():
             raise UsageError(f"cannot write {path}: no such directory")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from vgrad import tfsetup
     from vgrad.engine import train
+
+    try:
+        tfsetup.configure()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
     progress = Progress(config, enabled=not args.quiet and sys.stderr.isatty())
     run = train(config, on_record=progress)

@@ -34,16 +34,6 @@ TRACE_SWITCH_SECONDS = 0.0002
 EAGER_ONLY_STEPS = 20
 
 OnRecord = Callable[[dict], None]
-_GRAPPLER_SET = False
-
-
-def _same_ops_in_graph(tf) -> None:
-    """Keep graph rewrites that change rounding off, so eager and compiled steps agree bit for bit
-    (same seed, same run, whenever the switch to the compiled loop happens)."""
-    global _GRAPPLER_SET
-    if not _GRAPPLER_SET:
-        tf.config.optimizer.set_experimental_options({"remapping": False, "arithmetic_optimization": False})
-        _GRAPPLER_SET = True
 
 
 _TRACES = {"count": 0, "switch": 0.005}
@@ -116,10 +106,10 @@ class Trainer:
         import tensorflow as tf
 
         from vgrad import data as data_mod
-        from vgrad import models
+        from vgrad import models, tfsetup
         from vgrad.optim import fused_apply
 
-        _same_ops_in_graph(tf)
+        tfsetup.same_ops_in_graph()
         self.tf = tf
         self.config = config
         self.rnn = config.family == "rnn"
@@ -127,10 +117,14 @@ class Trainer:
         self.built = models.build(config)
         self.model = self.built.model
         self.optimizer = self.built.optimizer
-        opt = self.optimizer
-        self.apply = fused_apply(opt) or (lambda g, v: opt.apply_gradients(zip(g, v, strict=True)))
-        self.clipping = bool(opt.clipnorm or opt.global_clipnorm or opt.clipvalue)
         self.vars = list(self.model.trainable_variables)
+        opt = self.optimizer
+        self.clipping = bool(opt.clipnorm or opt.global_clipnorm or opt.clipvalue)
+        self.apply = fused_apply(opt, self.vars)
+        if self.apply is None:  # an optimizer feature the fused update does not cover
+            opt.build(self.vars)
+            models.plain_update_loop(opt)
+            self.apply = lambda g, v: opt.apply_gradients(zip(g, v, strict=True))
         position = {id(v): i for i, v in enumerate(self.vars)}
         kl = self.built.kernel_layers
         self.kernel_idx = [position[id(models.kernel_of(layer))] for layer in kl]
@@ -142,6 +136,7 @@ class Trainer:
         self.y = tf.constant(self.data.y_train)
         self.x_val = tf.constant(self.data.x_val)
         self.y_val = tf.constant(self.data.y_val)
+        self.x_all = tf.concat([self.x, self.x_val], 0)
         self.n = int(self.data.x_train.shape[0])
         self.rng = np.random.default_rng(config.seed)
         self.grid = self._grid() if config.n_features == 2 and not self.rnn else None
@@ -197,9 +192,9 @@ class Trainer:
         return loss, global_norm, clipped_norm, stats, k_grads, by_time, sigma
 
     def _forward(self, x, training: bool = True):
-        """[prediction, *activations]. Eagerly, a plain Dense chain runs as the same ops Dense.call
-        runs, without Keras' per-call overhead (5 ms a layer), so deep nets answer at once."""
-        if self.plain_chain and self.tf.executing_eagerly():
+        """[prediction, *activations]. A plain Dense chain runs as the ops Dense.call runs, without
+        Keras' per-call overhead (5 ms a layer eagerly; a third of a trace), compiled or not."""
+        if self.plain_chain:
             from keras import ops
 
             acts, h = [], x
@@ -210,13 +205,14 @@ class Trainer:
         return self.model(x, training=training)
 
     def _metrics(self):
-        """[1, loss, accuracy, val_loss, val_accuracy] on the full sets, in inference mode."""
+        """[1, loss, accuracy, val_loss, val_accuracy] on the full sets, in inference mode (one
+        forward pass over both sets: inference does not mix examples)."""
         tf = self.tf
+        pred = self._forward(self.x_all, training=False)[0]
         out = [tf.constant(1.0)]
-        for x, y in ((self.x, self.y), (self.x_val, self.y_val)):
-            pred = self._forward(x, training=False)[0]
-            out.append(self.loss_fn(y, pred))
-            out.append(tf.reduce_mean(tf.cast(tf.equal(tf.cast(pred > 0.5, tf.float32), y), tf.float32)))
+        for p, y in ((pred[:self.n], self.y), (pred[self.n:], self.y_val)):
+            out.append(self.loss_fn(y, p))
+            out.append(tf.reduce_mean(tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), y), tf.float32)))
         return tf.stack(out)
 
     def _grid_prob(self):

@@ -28,7 +28,7 @@ class Built:
     layers: list[dict]  # descriptions, input -> output
     kernel_layers: list[keras.layers.Layer]  # the layer owning each instrumented kernel
     recurrent_layers: list[keras.layers.Layer]
-    optimizer: keras.optimizers.Optimizer
+    optimizer: keras.optimizers.Optimizer  # not built: the engine builds it only if it applies it itself
 
 
 def layer_seed(config: RunConfig, index: int, salt: int = 0) -> int:
@@ -89,18 +89,15 @@ def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
 
 
 def build(config: RunConfig) -> Built:
-    """The instrumented model and its (built) optimizer."""
+    """The instrumented model and its optimizer (settings only; see `vgrad.optim`)."""
     if config.family == "rnn":
         model, layers, kernels, recurrent = _build_rnn(config)
     else:
         model, layers, kernels, recurrent = _build_mlp(config)
-    optimizer = make_optimizer(config)
-    optimizer.build(model.trainable_variables)
-    _plain_update_loop(optimizer)
-    return Built(model, layers, kernels, recurrent, optimizer)
+    return Built(model, layers, kernels, recurrent, make_optimizer(config))
 
 
-def _plain_update_loop(optimizer: keras.optimizers.Optimizer) -> None:
+def plain_update_loop(optimizer: keras.optimizers.Optimizer) -> None:
     """Apply updates with Keras' backend-neutral loop (the same update_step ops, variable by variable)
     instead of the TF backend's tf.distribute wrapper, which costs ~3 ms a variable when eager.
     vgrad trains without a distribution strategy, so nothing else changes."""

@@ -42,6 +42,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "Docker). The service started by `serve` always binds 127.0.0.1; `python -m vgrad.service` run on its "
             "own binds VGRAD_HOST (default 127.0.0.1)", "Serving"),
     Setting("VGRAD_WORKERS", "one per CPU core", "trainings running at the same time (the rest queue)", "Serving"),
+    Setting("VGRAD_TF_THREADS", "1", "TensorFlow intra-op threads of the service and CLI (0 = TensorFlow's "
+            "default, one per core); 1 is fastest for these small nets, concurrent trainings use the cores",
+            "Serving"),
     Setting("VGRAD_ABANDON_SECONDS", "60", "a job nobody polled for this long is cancelled (closed tab)",
             "Serving"),
     Setting("VGRAD_RETENTION_SECONDS", "600", "a finished job's records are freed this long after its last poll",

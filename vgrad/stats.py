@@ -33,10 +33,14 @@ def _stack(tensors: list) -> tf.Tensor:
     return tf.stack([tf.cast(t, tf.float32) for t in tensors])
 
 
+def _norm(stacked: tf.Tensor) -> tf.Tensor:
+    return tf.sqrt(tf.reduce_sum(tf.square(stacked), list(range(1, stacked.shape.rank))))
+
+
 def _norm_mean_max(stacked: tf.Tensor):
     axes = list(range(1, stacked.shape.rank))
     a = tf.abs(stacked)
-    return tf.sqrt(tf.reduce_sum(tf.square(stacked), axes)), tf.reduce_mean(a, axes), tf.reduce_max(a, axes)
+    return _norm(stacked), tf.reduce_mean(a, axes), tf.reduce_max(a, axes)
 
 
 def _group_stats(kernels, biases, acts, act_grads, activation, olds, news) -> tf.Tensor:
@@ -62,9 +66,8 @@ def _group_stats(kernels, biases, acts, act_grads, activation, olds, news) -> tf
     if olds is None:
         ratio = nan
     else:
-        old, new = _stack(olds), _stack(news)
-        moved, _, _ = _norm_mean_max(new - old)
-        ratio = moved / (_norm_mean_max(old)[0] + 1e-30)
+        old = _stack(olds)
+        ratio = _norm(_stack(news) - old) / (_norm(old) + 1e-30)
     return tf.stack([kn, km, kx, bn, bm, bx, ag, am, asd, sat, dead, ratio], axis=1)
 
 

@@ -141,6 +141,9 @@ class JobManager:
                 from vgrad.engine import train
 
                 self._train = train
+            from vgrad import tfsetup
+
+            tfsetup.configure()
             if self.settings.warm:
                 import tensorflow as tf
 
