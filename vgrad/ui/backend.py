@@ -17,6 +17,10 @@ from vgrad.service.launcher import backend_ready, ensure_backend
 
 _FIRST_SEEN = "vgrad.backend_wait_since"
 _WAS_READY = "vgrad.backend_was_ready"
+_READY_AT = "vgrad.backend_ready_at"
+# A health check this recent is trusted (saves a round trip to a busy service on every rerun);
+# a service that dies is noticed by the next poll anyway.
+READY_TRUST_SECONDS = 3.0
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,10 +45,14 @@ def connect(show: bool = True) -> BackendClient | None:
         if show:
             st.error(f"Could not start the training service: {exc}")
         return None
-    if ready(client):
+    recent = time.monotonic() - st.session_state.get(_READY_AT, -1e9) < READY_TRUST_SECONDS
+    if recent or ready(client):
+        if not recent:
+            st.session_state[_READY_AT] = time.monotonic()
         st.session_state[_WAS_READY] = True
         st.session_state.pop(_FIRST_SEEN, None)
         return client
+    st.session_state.pop(_READY_AT, None)
     if show:
         since = st.session_state.setdefault(_FIRST_SEEN, time.monotonic())
         waited = time.monotonic() - since

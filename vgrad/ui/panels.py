@@ -13,7 +13,7 @@ import streamlit as st
 from vgrad import charts
 from vgrad.charts.headline import pct
 from vgrad.service.client import BackendClient, BackendError
-from vgrad.ui import live
+from vgrad.ui import figures, live
 from vgrad.ui.config_form import FormResult
 from vgrad.ui.url_state import md_escape
 
@@ -121,19 +121,19 @@ def headline_row(job: live.LiveJob) -> None:
         notes.warning(f"Lost contact with the training service, retrying: {md_escape(job.error)}")
 
 
-def gradient_heatmap(run, key: str = "explorer") -> str:
+def gradient_heatmap(run, key: str = "explorer", token: tuple = ()) -> str:
     stat = st.radio("Gradient", list(STATS), format_func=STATS.get, horizontal=True, key=f"{key}_stat",
                     label_visibility="collapsed")
-    st.plotly_chart(charts.gradient_heatmap(run.steps, run.layers, stat or "grad_norm"),
-                    key=f"{key}_heatmap", width="stretch")
+    figures.chart(f"{key}_heatmap", (token, stat),
+                  lambda: charts.gradient_heatmap(run.steps, run.layers, stat or "grad_norm"))
     st.caption(CAPTIONS["heatmap"])
     return stat or "grad_norm"
 
 
-def kernel_panel(run, key: str = "explorer") -> None:
+def kernel_panel(run, key: str = "explorer", token: tuple = ()) -> None:
     by_layer = charts.snapshot_steps(run.snapshots)
     if not by_layer or not run.layers:
-        st.plotly_chart(charts.kernel_gradient(None), key=f"{key}_kernel", width="stretch")
+        figures.chart(f"{key}_kernel", None, lambda: charts.kernel_gradient(None))
         st.caption(CAPTIONS["kernel"])
         return
     labels = charts.layer_labels(run.layers)
@@ -155,8 +155,8 @@ def kernel_panel(run, key: str = "explorer") -> None:
         pos = slot.slider("Kept snapshot", 0, len(steps) - 1, key=skey,
                           help=f"{len(steps)} kept steps: {steps[0]} … {steps[-1]}")
         step = steps[pos]
-    snap = charts.find_snapshot(run.snapshots, layer, step)
-    st.plotly_chart(charts.kernel_gradient(snap, run.layers), key=f"{key}_kernel", width="stretch")
+    figures.chart(f"{key}_kernel", (token, layer, step),
+                  lambda: charts.kernel_gradient(charts.find_snapshot(run.snapshots, layer, step), run.layers))
     st.caption(CAPTIONS["kernel"])
 
 
@@ -195,27 +195,28 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
         st.info("No run yet. Pick a preset or change the settings in the sidebar, then press **Train**.")
         return
     run = job.run
+    token = figures.run_token(job.job_id, run)
     headline_row(job)
-    stat = gradient_heatmap(run, key)
+    stat = gradient_heatmap(run, key, token)
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(charts.gradient_flow(run.steps[-1] if run.steps else None, run.layers, stat),
-                        key=f"{key}_flow", width="stretch")
+        figures.chart(f"{key}_flow", (token, stat),
+                      lambda: charts.gradient_flow(run.steps[-1] if run.steps else None, run.layers, stat))
         st.caption(CAPTIONS["flow"])
     with right:
-        st.plotly_chart(charts.loss_accuracy(run.epochs, run.steps), key=f"{key}_curves", width="stretch")
+        figures.chart(f"{key}_curves", token, lambda: charts.loss_accuracy(run.epochs, run.steps))
         st.caption(CAPTIONS["curves"])
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(charts.activation_health(run.steps, run.layers), key=f"{key}_health", width="stretch")
+        figures.chart(f"{key}_health", token, lambda: charts.activation_health(run.steps, run.layers))
         st.caption(CAPTIONS["health"])
     with right:
         data = run.info.get("data")
         if run.boundaries or data:
-            st.plotly_chart(charts.decision_boundary(run.boundaries[-1] if run.boundaries else None, data),
-                            key=f"{key}_boundary", width="stretch")
+            figures.chart(f"{key}_boundary", token, lambda: charts.decision_boundary(
+                run.boundaries[-1] if run.boundaries else None, data))
             st.caption(CAPTIONS["boundary"])
         else:
             st.info("The decision boundary is drawn for 2-feature data (mlp with n_features = 2).")
-    kernel_panel(run, key)
+    kernel_panel(run, key, token)
     exports(job, key)
