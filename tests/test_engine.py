@@ -219,6 +219,7 @@ def test_pace_limits_steps_per_block():
 
 def test_bad_training_input_fails_cleanly(monkeypatch):
     monkeypatch.setattr("vgrad.engine.Trainer.step", lambda self, x, y: 1 / 0)
+    monkeypatch.setattr("vgrad.compiled.lookup", lambda key: None)  # no step compiled by an earlier test
     run = train(RunConfig(epochs=1))
     assert run.status == "failed" and "ZeroDivisionError" in run.message
 

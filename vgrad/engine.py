@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vgrad import compiled
 from vgrad.config import RunConfig
 from vgrad.records import BOUNDARY_GRID, BOUNDARY_LIMIT, DATA_POINTS_LIMIT, LAYER_STATS
 from vgrad.run import Run
@@ -80,6 +81,16 @@ def train(
         emit({"kind": "status", "status": "failed", "step": run.last_step,
               "message": f"{type(exc).__name__}: {str(exc)[:500]}"})
     return run
+
+
+def precompile(config: RunConfig) -> None:
+    """Trace `config`'s step now (the service does this for the notebook presets at start), so its
+    trainings, and those of the same architecture, are compiled from their first step."""
+    trainer = Trainer(config)
+    if not trainer.compiled:
+        trainer._trace()
+        if trainer.trace_error is not None:
+            raise trainer.trace_error
 
 
 def snapshot_steps(config: RunConfig, floats_per_step: int) -> set[int]:
@@ -147,11 +158,14 @@ class Trainer:
         self.grid_fn = tf.function(self._grid_prob, autograph=False)
         self.flags = {False: tf.constant(False), True: tf.constant(True)}
         self.compiled = False
+        self.step_call = self.grid_call = None
         self.trace_error: BaseException | None = None
         c = config
         self.plain_chain = (c.family == "mlp" and c.batch_norm == "off" and not c.dropout and not c.residual_every
                             and not c.l1 and not c.l2 and c.activation not in ("leaky_relu", "prelu"))
         self.tracer = threading.Thread(target=self._trace, name="vgrad-trace", daemon=True)
+        self.key = compiled.graph_key(config)
+        self._reuse(compiled.lookup(self.key))
 
     # --- graph pieces (run eagerly or inside tf.function) ----------------------
     def step(self, x, y):
@@ -263,14 +277,39 @@ class Trainer:
         kernel = np.asarray(self.vars[self.kernel_idx[0]])
         return {"kind": "weights", "when": when, "layer_index": 0, "kernel": kernel.tolist()}
 
+    def _sources(self) -> list:
+        """Everything a compiled step may capture: variables (as handles) and data tensors."""
+        variables = list(self.model.variables) + list(self.optimizer.variables)
+        slots = getattr(self.apply, "slots", {})
+        variables += [v for name in sorted(slots) for v in slots[name]]
+        data = [self.x, self.y, self.x_val, self.y_val, self.x_all] + ([self.grid[2]] if self.grid is not None else [])
+        return [v.handle for v in variables] + data
+
+    def _reuse(self, hit: compiled.Compiled | None) -> None:
+        """Use the compiled functions of an earlier training of the same architecture."""
+        if hit is None or (hit.grid is None) != (self.grid is None):
+            return
+        sources = self._sources()
+        self.step_call = compiled.bind(hit.step, hit.step_roles, sources)
+        if hit.grid is not None:
+            self.grid_call = compiled.bind(hit.grid, hit.grid_roles, sources)
+        self.compiled = True
+
     def _trace(self) -> None:
         _tracing(+1)  # let eager steps get the GIL back promptly
         try:
-            # Called as a concrete function: skips tf.function's per-call dispatch (~0.8 ms a step).
-            self.step_cf = self.step_fn.get_concrete_function()
-            if self.grid is not None:
-                self.grid_fn.get_concrete_function()
+            step_cf = self.step_fn.get_concrete_function()
+            grid_cf = self.grid_fn.get_concrete_function() if self.grid is not None else None
+            # Called as concrete functions: skips tf.function's per-call dispatch (~0.8 ms a step).
+            self.step_call, self.grid_call = step_cf, grid_cf
             self.compiled = True
+            sources = self._sources()
+            step_roles = compiled.roles(step_cf, sources)
+            grid_roles = compiled.roles(grid_cf, sources) if grid_cf is not None else ()
+            if step_roles is not None and grid_roles is not None:
+                nbytes = sum(int(np.prod(v.shape)) * 4 for v in self.model.variables) + sum(
+                    int(np.prod(t.shape)) * 4 for t in (self.x, self.y, self.x_val, self.y_val, self.x_all))
+                compiled.store(self.key, compiled.Compiled(step_cf, step_roles, grid_cf, grid_roles, nbytes))
         except BaseException as exc:  # fall back to eager steps
             self.trace_error = exc
         finally:
@@ -307,9 +346,9 @@ class Trainer:
             if batch == 0:
                 perm = self.rng.permutation(self.n).astype(np.int32)  # one shuffle per epoch
             idx = tf.constant(perm[batch * bs:(batch + 1) * bs])
-            compiled = self.compiled
+            fast = self.compiled
             ends = batch == spe - 1 or step == total - 1
-            packed, k_grads = (self.step_cf(idx, self.flags[ends]) if compiled else self._batch_step(idx, ends))
+            packed, k_grads = (self.step_call(idx, self.flags[ends]) if fast else self._batch_step(idx, ends))
             if self._emit_step(emit, step, packed.numpy(), history):
                 status, message = "diverged", self._divergence_message(step, history)
                 break
@@ -318,8 +357,9 @@ class Trainer:
                     g = g.numpy()
                     emit({"kind": "snapshot", "step": step, "layer_index": j, "grad": g.reshape(g.shape[0], -1).tolist()})
             if step in boundary_steps:
-                emit(self._boundary_record(step, (self.grid_fn() if compiled else self._grid_prob()).numpy()))
-            if self.tracer.ident is None and total > EAGER_ONLY_STEPS and step + 1 < total:
+                emit(self._boundary_record(step, (self.grid_call() if fast else self._grid_prob()).numpy()))
+            if (self.tracer.ident is None and not self.compiled and total > EAGER_ONLY_STEPS
+                    and step + 1 < total):
                 self.tracer.start()  # after the first record, so it does not delay it
             step += 1
             if allowed is not None:

@@ -35,6 +35,8 @@ ACTIONS = ("pause", "resume", "step", "stop")
 CLEAR_EVERY = 20
 # The warm-up run: imports TensorFlow and builds/executes the whole training path once.
 WARM_CONFIG = RunConfig(epochs=1, steps=1, hidden_layers=1, units=2, n_samples=20)
+# Traced after the warm-up (in the background, the service is ready already).
+PRECOMPILE = ("notebook-deep-sigmoid", "notebook-shallow-sigmoid", "notebook-deep-relu")
 
 
 class JobError(Exception):
@@ -109,6 +111,7 @@ class JobManager:
         self._finished: OrderedDict[str, Job] = OrderedDict()  # oldest first
         self._stored = 0  # numbers held by finished jobs' records
         self._closing = False
+        self._precompiling = False
         self._counter = itertools.count(1)
         self.ready = threading.Event()  # set when TensorFlow is imported and warm
         self.warm_error = ""
@@ -155,6 +158,25 @@ class JobManager:
             self.warm_error = f"warm-up failed: {type(exc).__name__}: {exc}"
         finally:
             self.ready.set()
+        if self.settings.warm and not self.warm_error:
+            self._precompile()
+
+    def _precompile(self) -> None:
+        """Trace the presets a class opens first, so their runs are compiled from step one."""
+        from vgrad.engine import precompile
+        from vgrad.presets import preset
+
+        self._precompiling = True  # no clear_session under a trace
+        try:
+            for name in PRECOMPILE:
+                if self._closing:
+                    return
+                try:
+                    precompile(preset(name))
+                except Exception:  # noqa: BLE001 - an optimisation; the run itself would report the error
+                    pass
+        finally:
+            self._precompiling = False
 
     # --- requests ------------------------------------------------------------------
     def submit(self, config: RunConfig, client: str, label: str = "") -> Job:
@@ -357,7 +379,7 @@ class JobManager:
     def _clear_if_idle(self) -> None:
         """keras.backend.clear_session() while no training (or engine trace thread) runs; under the lock."""
         keras = sys.modules.get("keras")
-        if keras is None or self._since_clear < CLEAR_EVERY or self._running_count():
+        if keras is None or self._since_clear < CLEAR_EVERY or self._running_count() or self._precompiling:
             return
         if any(t.name == "vgrad-trace" for t in threading.enumerate()):
             return
