@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import signal
@@ -36,6 +37,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 FINAL = ("finished", "cancelled", "diverged", "failed")
 INTERACTION_TIMEOUT = 60.0
+ROUNDS = 5  # Runs -> Explorer rounds each user makes at least (and more while others still train)
 
 
 def free_port() -> int:
@@ -115,6 +117,20 @@ class Server:
             if "vgrad.service" in cmd and "--port" in cmd:
                 return f"http://127.0.0.1:{cmd[cmd.index('--port') + 1]}"
         return None
+
+    def wait_started(self, timeout: float = 120) -> None:
+        """Until the training service has finished starting (warm-up and precompiled presets)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            backend = self.backend_url()
+            try:
+                with urllib.request.urlopen(f"{backend}/health", timeout=2) as r:
+                    health = json.loads(r.read())
+                if health.get("ready") and not health.get("precompiling"):
+                    return
+            except (OSError, ValueError, TypeError):
+                pass
+            time.sleep(0.25)
 
     def stop(self) -> None:
         self._stop.set()
@@ -196,7 +212,7 @@ async def user(i: int, browser, url: str, go: asyncio.Event, all_done: asyncio.E
             result.errors.append("an exception box on the Explorer")
         # Keep interacting while the other users train (and at least twice).
         rounds = 0
-        while rounds < 2 or not all_done.is_set():
+        while rounds < ROUNDS or not all_done.is_set():
             result.latencies.append(("open Runs page", await _visit(page, "Runs", "Saved runs", INTERACTION_TIMEOUT)))
             result.latencies.append(("back to Explorer", await _visit(page, "Explorer", "Explorer",
                                                                       INTERACTION_TIMEOUT)))
@@ -215,9 +231,10 @@ async def user(i: int, browser, url: str, go: asyncio.Event, all_done: asyncio.E
         await context.close()
 
 
-async def browsers(url: str, n: int, timeout: float) -> list[UserResult]:
+async def browsers(server: Server, n: int, timeout: float) -> list[UserResult]:
     from playwright.async_api import async_playwright
 
+    url = server.url
     results = [UserResult(i) for i in range(n)]
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -225,12 +242,66 @@ async def browsers(url: str, n: int, timeout: float) -> list[UserResult]:
         tasks = [asyncio.create_task(user(i, browser, url, go, all_done, results[i], timeout)) for i in range(n)]
         while not all(r.latencies or r.errors for r in results):  # every page open and ready
             await asyncio.sleep(0.2)
+        await asyncio.to_thread(server.wait_started)
         go.set()
         while not all(r.status in FINAL or r.errors for r in results):
             await asyncio.sleep(0.2)
         all_done.set()
         await asyncio.gather(*tasks)
         await browser.close()
+    return results
+
+
+# --- websocket users (Streamlit's own protocol, no browser) -----------------------------------------
+async def ws_user(i: int, url: str, go: asyncio.Event, all_done: asyncio.Event, result: UserResult,
+                  timeout: float, think: float) -> None:
+    """The browser user's script, spoken over Streamlit's websocket by benchmarks/st_client.py."""
+    from st_client import StreamlitSession
+
+    session = None
+    try:
+        t0 = time.perf_counter()
+        session = await StreamlitSession.open(url, "explorer", "preset=notebook-deep-sigmoid", timeout=timeout)
+        await session.wait_for(lambda s: any(re.search(r"Train\s*$", b) for b in s.buttons()), timeout=timeout)
+        result.latencies.append(("open explorer", time.perf_counter() - t0))
+        await go.wait()
+        result.latencies.append(("press Train", await session.click(r"Train\s*$", timeout=INTERACTION_TIMEOUT)))
+        result.status = "training"
+        t0 = time.perf_counter()
+        await session.wait_for(lambda s: (s.metric("Status") or "").lower() in FINAL, timeout=timeout)
+        result.status = (session.metric("Status") or "").lower()
+        result.train_seconds = time.perf_counter() - t0
+        rounds = 0
+        while rounds < ROUNDS or not all_done.is_set():
+            await asyncio.sleep(think)
+            result.latencies.append(("open Runs page", await session.goto("Runs", timeout=INTERACTION_TIMEOUT)))
+            await asyncio.sleep(think)
+            result.latencies.append(("back to Explorer", await session.goto("Explorer", timeout=INTERACTION_TIMEOUT)))
+            rounds += 1
+        if any(t.lower().startswith(("exception", "traceback")) for t in session.texts()):
+            result.errors.append("an exception on the page")
+    except Exception as exc:  # noqa: BLE001 - every failure is a counted error
+        where = "" if session is None else f" (status {session.metric('Status')!r}, buttons {session.buttons()[:4]})"
+        result.errors.append(f"{type(exc).__name__} while {result.status}: {str(exc)[:200]}{where}")
+    finally:
+        if session is not None:
+            await session.close()
+
+
+async def ws_users(server: Server, n: int, timeout: float, think: float) -> list[UserResult]:
+    url = server.url
+    sys.path.insert(0, str(Path(__file__).parent))
+    results = [UserResult(i) for i in range(n)]
+    go, all_done = asyncio.Event(), asyncio.Event()
+    tasks = [asyncio.create_task(ws_user(i, url, go, all_done, results[i], timeout, think)) for i in range(n)]
+    while not all(r.latencies or r.errors for r in results):  # every page open and ready
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(server.wait_started)
+    go.set()
+    while not all(r.status in FINAL or r.errors for r in results):
+        await asyncio.sleep(0.1)
+    all_done.set()
+    await asyncio.gather(*tasks)
     return results
 
 
@@ -312,7 +383,11 @@ def report(results: list[UserResult], server: Server, mode: str, wall: float) ->
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=8, help="simulated users (default 8)")
-    ap.add_argument("--mode", choices=("browser", "api"), default="browser")
+    ap.add_argument("--mode", choices=("ws", "browser", "api"), default="ws",
+                    help="ws: Streamlit's websocket protocol, as a browser speaks it, without rendering (default); "
+                         "browser: headless chromium pages on this machine; api: the backend HTTP API only")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds a user pauses between two interactions (default 0: click as fast as answered)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds a user may wait for one step")
     ap.add_argument("--entry", choices=("serve", "launcher"), default="serve",
                     help="start the app with `python -m vgrad serve` (default) or the launcher's serve_all")
@@ -332,8 +407,10 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_ready()
         print(f"server: {server.entry} on {server.url}", file=sys.stderr)
         t0 = time.perf_counter()
-        if args.mode == "browser":
-            results = asyncio.run(browsers(server.url, args.users, args.timeout))
+        if args.mode == "ws":
+            results = asyncio.run(ws_users(server, args.users, args.timeout, args.think))
+        elif args.mode == "browser":
+            results = asyncio.run(browsers(server, args.users, args.timeout))
         else:
             deadline = time.monotonic() + 120
             backend = server.backend_url()

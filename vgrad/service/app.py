@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None, train: Callable | None = None) 
         return {"ok": True, "ready": manager.ready.is_set() and not manager.warm_error,
                 "tensorflow": manager.tensorflow or None, "error": manager.warm_error or None,
                 "jobs": counts["running"] + counts["queued"], "running": counts["running"],
-                "queued": counts["queued"], "workers": settings.workers, "threads": process_threads(), "pid": os.getpid(),
+                "queued": counts["queued"], "precompiling": manager.precompiling, "workers": settings.workers,
+                "threads": process_threads(), "pid": os.getpid(),
                 "limits": settings.limits.to_dict()}
 
     @app.post("/jobs")

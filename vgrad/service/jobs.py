@@ -111,7 +111,7 @@ class JobManager:
         self._finished: OrderedDict[str, Job] = OrderedDict()  # oldest first
         self._stored = 0  # numbers held by finished jobs' records
         self._closing = False
-        self._precompiling = False
+        self.precompiling = True  # until the presets in PRECOMPILE are traced (or skipped)
         self._counter = itertools.count(1)
         self.ready = threading.Event()  # set when TensorFlow is imported and warm
         self.warm_error = ""
@@ -158,25 +158,24 @@ class JobManager:
             self.warm_error = f"warm-up failed: {type(exc).__name__}: {exc}"
         finally:
             self.ready.set()
-        if self.settings.warm and not self.warm_error:
-            self._precompile()
+        try:
+            if self.settings.warm and not self.warm_error:
+                self._precompile()
+        finally:
+            self.precompiling = False
 
     def _precompile(self) -> None:
         """Trace the presets a class opens first, so their runs are compiled from step one."""
         from vgrad.engine import precompile
         from vgrad.presets import preset
 
-        self._precompiling = True  # no clear_session under a trace
-        try:
-            for name in PRECOMPILE:
-                if self._closing:
-                    return
-                try:
-                    precompile(preset(name))
-                except Exception:  # noqa: BLE001 - an optimisation; the run itself would report the error
-                    pass
-        finally:
-            self._precompiling = False
+        for name in PRECOMPILE:
+            if self._closing:
+                return
+            try:
+                precompile(preset(name))
+            except Exception:  # noqa: BLE001 - an optimisation; the run itself would report the error
+                pass
 
     # --- requests ------------------------------------------------------------------
     def submit(self, config: RunConfig, client: str, label: str = "") -> Job:
@@ -379,7 +378,7 @@ class JobManager:
     def _clear_if_idle(self) -> None:
         """keras.backend.clear_session() while no training (or engine trace thread) runs; under the lock."""
         keras = sys.modules.get("keras")
-        if keras is None or self._since_clear < CLEAR_EVERY or self._running_count() or self._precompiling:
+        if keras is None or self._since_clear < CLEAR_EVERY or self._running_count() or self.precompiling:
             return
         if any(t.name == "vgrad-trace" for t in threading.enumerate()):
             return
