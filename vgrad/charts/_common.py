@@ -5,6 +5,7 @@ Nothing here imports Streamlit or TensorFlow; inputs are plain record dicts.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -61,12 +62,19 @@ def base_layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure
 
 def empty_figure(message: str, height: int = 300) -> go.Figure:
     """A blank figure with a centred note (no data yet)."""
+    return go.Figure(_empty_figure_dict(message, height))  # a new object, built from a cached dict
+
+
+@functools.lru_cache(maxsize=256)
+def _empty_figure_dict(message: str, height: int) -> dict:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, font=dict(size=16, color=MUTED),
                        xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return base_layout(fig, height=height)
+    out = base_layout(fig, height=height).to_dict()
+    out["layout"].pop("template", None)  # the default one is added again, without re-validating it
+    return out
 
 
 def layer_labels(layers: Sequence[dict]) -> list[str]:
