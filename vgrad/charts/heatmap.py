@@ -70,6 +70,7 @@ def gradient_heatmap(steps: Sequence[dict], layers: Sequence[dict], stat: str = 
     if not steps or not layers:
         return empty_figure(f"{label}: no steps yet")
     x, z, labels = log_stat_grid(steps, layers, stat, max_columns, recent)
+    z = z.astype(np.float32)  # as sent to the browser; the colour range is taken from the same numbers
     rng = finite_range(z)
     if rng is None:
         return empty_figure(f"{label}: no finite values")
@@ -79,7 +80,7 @@ def gradient_heatmap(steps: Sequence[dict], layers: Sequence[dict], stat: str = 
         lo, hi = lo - 0.5, hi + 0.5
     tickvals, ticktext = log_ticks(lo, hi)
     fig = go.Figure(go.Heatmap(
-        x=np.round(x, 2), y=labels, z=z.astype(np.float32), zmin=lo, zmax=hi, colorscale=GRAD_SCALE,
+        x=np.round(x, 2), y=labels, z=z, zmin=lo, zmax=hi, colorscale=GRAD_SCALE,
         colorbar=dict(title=dict(text=f"{label}<br>(log scale)", side="top"), tickvals=tickvals,
                       ticktext=ticktext, thickness=18),
         hovertemplate="%{y}<br>step %{x:.0f}<br>" + label + " = 10^%{z:.2f}<extra></extra>",
