@@ -196,10 +196,7 @@ class JobManager:
             self._jobs[job.id] = job
             self._queue.append(job)
             self._cv.notify_all()
-            # A free worker takes it at once: answer "running" rather than "queued".
-            if self.ready.is_set() and self._running_count() < self.settings.workers:
-                self._cv.wait_for(lambda: job.status != "queued", timeout=0.25)
-            return job
+            return job  # "queued" even when a free worker takes it at once: answer without waiting
 
     def get(self, job_id: str, touch: bool = True) -> Job:
         with self._cv:
