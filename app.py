@@ -5,6 +5,9 @@ Run with `streamlit run app.py` (it starts the training service on demand) or `m
 
 import streamlit as st
 
+from vgrad.ui import process
+
+process.settle()  # once per server process
 st.set_page_config(page_title="vgrad", page_icon=":material/trending_down:", layout="wide")
 
 pages = [

@@ -118,6 +118,17 @@ class Server:
                 return f"http://127.0.0.1:{cmd[cmd.index('--port') + 1]}"
         return None
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server's processes so far."""
+        total = 0.0
+        for p in self._tree():
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                continue
+        return total
+
     def wait_started(self, timeout: float = 120) -> None:
         """Until the training service has finished starting (warm-up and precompiled presets)."""
         deadline = time.monotonic() + timeout
@@ -355,7 +366,7 @@ def percentile(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def report(results: list[UserResult], server: Server, mode: str, wall: float) -> int:
+def report(results: list[UserResult], server: Server, mode: str, wall: float, cpu: tuple[float, float]) -> int:
     finished = sum(r.status == "finished" for r in results)
     errors = [f"user {r.user}: {e}" for r in results for e in r.errors]
     errors += [f"user {r.user}: ended {r.status}" for r in results if r.status != "finished" and not r.errors]
@@ -377,6 +388,8 @@ def report(results: list[UserResult], server: Server, mode: str, wall: float) ->
     print(f"  peak server RSS:     {server.peak_rss / 2**20:.0f} MB "
           f"({', '.join(f'{k} {v / 2**20:.0f} MB' for k, v in sorted(server.peak_by_name.items()))})")
     print(f"  wall time:           {wall:.1f} s")
+    print(f"  CPU during the load: server {cpu[0]:.1f} s of the machine's {cpu[1]:.1f} s "
+          f"({os.cpu_count()} cores x {wall:.1f} s = {os.cpu_count() * wall:.1f} s available)")
     return 0 if finished == len(results) and not errors else 1
 
 
@@ -407,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_ready()
         print(f"server: {server.entry} on {server.url}", file=sys.stderr)
         t0 = time.perf_counter()
+        machine0, server0 = sum(psutil.cpu_times()[:3]), server.cpu_seconds()
         if args.mode == "ws":
             results = asyncio.run(ws_users(server, args.users, args.timeout, args.think))
         elif args.mode == "browser":
@@ -418,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.5)
                 backend = server.backend_url()
             results = api_users(backend, args.users, args.timeout)
-        return report(results, server, args.mode, time.perf_counter() - t0)
+        cpu = (server.cpu_seconds() - server0, sum(psutil.cpu_times()[:3]) - machine0)
+        return report(results, server, args.mode, time.perf_counter() - t0, cpu)
     finally:
         server.stop()
 

@@ -44,6 +44,7 @@ class LiveJob:
     error: str = ""                 # last problem talking to the service
     lost: bool = False              # the service no longer knows this job
     failures: int = 0               # consecutive failed polls
+    fresh: bool = True              # just submitted: the rerun of the click does not poll yet
     run: Run = None  # type: ignore[assignment]
     started: float = field(default_factory=time.monotonic)
     _progress: deque = field(default_factory=lambda: deque(maxlen=200))
@@ -161,7 +162,10 @@ def live_fragment(body: Callable[[LiveJob | None], None], client: BackendClient 
         j = current(key)
         was_active = j is not None and j.active
         if j is not None and client is not None and j.active:
-            poll(client, j)
+            if j.fresh:  # the job has no records yet; answer the click now, the next tick polls
+                j.fresh = False
+            else:
+                poll(client, j)
         body(j)
         if was_active and not j.active and every is not None:
             st.rerun()
