@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint bench chromium clean
+.PHONY: run test lint bench load chromium clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(VENV)/.dev-installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_engine.py
+
+# 8 simulated users over Streamlit's websocket (add ARGS="--mode browser" for headless chromium pages).
+load: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/load.py $(ARGS)
 
 # Browser tests drive Debian's chromium; install it when missing (CI runs as root).
 chromium:

@@ -1,14 +1,22 @@
 """Load test: N simulated users train the notebook preset at the same time on this machine.
 
-    .venv/bin/python benchmarks/load.py                 # 8 browser users (Playwright + Debian chromium)
-    .venv/bin/python benchmarks/load.py --users 4
-    .venv/bin/python benchmarks/load.py --mode api      # drive the backend HTTP API instead of browsers
+    .venv/bin/python benchmarks/load.py                  # 8 users over Streamlit's websocket (make load)
+    .venv/bin/python benchmarks/load.py --mode browser   # 8 headless chromium pages (Playwright)
+    .venv/bin/python benchmarks/load.py --users 4 --think 2
+    .venv/bin/python benchmarks/load.py --mode api       # the backend HTTP API only
 
-Browser mode starts `python -m vgrad serve` on free ports (the Docker CMD / `make run` entry point),
-opens N browser contexts on /explorer?preset=notebook-deep-sigmoid, presses "Train" in all of them at
-once, waits for each Status to read "finished", and meanwhile keeps every user interacting
-(switching to the Runs page and back to the Explorer). It reports: users finished, errors (must be 0),
-p50/p95 page-interaction latency during the load, and the peak RSS of the server processes.
+It starts `python -m vgrad serve` on free ports (the Docker CMD / `make run` entry point) and waits
+until the service has started (warm, presets precompiled). Each user opens
+/explorer?preset=notebook-deep-sigmoid; all press "Train" at once, wait for their Status to read
+"finished", and keep interacting (the Runs page, back to the Explorer; at least ROUNDS times and
+until every user is done). It reports users finished, errors (must be 0), p50/p95 page-interaction
+latency, peak RSS and CPU of the server processes.
+
+ws mode (default) speaks Streamlit's own protocol (benchmarks/st_client.py): the server does all
+the work it does for a browser, but nothing is rendered on this machine, as in a classroom where
+the browsers run on the students' laptops. A latency is the time until the server finished the
+rerun an interaction caused. browser mode renders every page in chromium on the same two cores,
+so its latencies include the eight browsers' own rendering.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.util import EXCEPTION, shot, wait
 
@@ -59,7 +60,10 @@ def test_shared_link_train_and_watch_the_heatmap_grow(app_url, browser):
 
     stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop")
     if stop.is_enabled():  # a fast machine may have finished all 6,000 steps already
-        stop.click()
+        try:
+            stop.click(timeout=5_000)
+        except PlaywrightTimeoutError:  # it finished between the check and the click
+            pass
     ended = wait(lambda: page.get_by_text("cancelled", exact=True).count()
                   or page.get_by_text("finished", exact=True).count(), 30)
     assert ended, "the run did not end after Stop"
