@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,18 +258,24 @@ async def browsers(server: Server, n: int, timeout: float) -> list[UserResult]:
     results = [UserResult(i) for i in range(n)]
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        go, all_done = asyncio.Event(), asyncio.Event()
-        tasks = [asyncio.create_task(user(i, browser, url, go, all_done, results[i], timeout)) for i in range(n)]
-        while not all(r.latencies or r.errors for r in results):  # every page open and ready
-            await asyncio.sleep(0.2)
-        await asyncio.to_thread(server.wait_started)
-        go.set()
-        while not all(r.status in FINAL or r.errors for r in results):
-            await asyncio.sleep(0.2)
-        all_done.set()
-        await asyncio.gather(*tasks)
+        await drive(server, results, lambda i, go, all_done: user(i, browser, url, go, all_done, results[i], timeout))
         await browser.close()
     return results
+
+
+async def drive(server: Server, results: list[UserResult], start: Callable) -> None:
+    """Run `start(i, go, all_done)` for every user: all open their page, then (once the service has
+    started) all press Train at the `go` signal; `all_done` is set when every run has ended."""
+    go, all_done = asyncio.Event(), asyncio.Event()
+    tasks = [asyncio.create_task(start(i, go, all_done)) for i in range(len(results))]
+    while not all(r.latencies or r.errors for r in results):  # every page open and ready
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(server.wait_started)
+    go.set()
+    while not all(r.status in FINAL or r.errors for r in results):
+        await asyncio.sleep(0.1)
+    all_done.set()
+    await asyncio.gather(*tasks)
 
 
 # --- websocket users (Streamlit's own protocol, no browser) -----------------------------------------
@@ -311,16 +318,7 @@ async def ws_users(server: Server, n: int, timeout: float, think: float) -> list
     url = server.url
     sys.path.insert(0, str(Path(__file__).parent))
     results = [UserResult(i) for i in range(n)]
-    go, all_done = asyncio.Event(), asyncio.Event()
-    tasks = [asyncio.create_task(ws_user(i, url, go, all_done, results[i], timeout, think)) for i in range(n)]
-    while not all(r.latencies or r.errors for r in results):  # every page open and ready
-        await asyncio.sleep(0.1)
-    await asyncio.to_thread(server.wait_started)
-    go.set()
-    while not all(r.status in FINAL or r.errors for r in results):
-        await asyncio.sleep(0.1)
-    all_done.set()
-    await asyncio.gather(*tasks)
+    await drive(server, results, lambda i, go, all_done: ws_user(i, url, go, all_done, results[i], timeout, think))
     return results
 
 
