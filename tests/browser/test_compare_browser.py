@@ -67,6 +67,18 @@ def test_compare_from_a_shared_link(app_url, browser):
     page.set_viewport_size({"width": 1440, "height": 4200})  # Streamlit scrolls inside its main block
     time.sleep(1.5)
     shot(page, "compare_notebook_done", full_page=True)
+
+    # "Open in Explorer" on run 3 opens the Explorer with that run's settings (and run 3's seed).
+    _main(page).get_by_text("What each run is").click()
+    link = _main(page).get_by_role("link", name=re.compile("Open in Explorer")).nth(2)
+    link.wait_for(timeout=10_000)
+    link.click()
+    page.get_by_role("heading", name="Explorer").first.wait_for(timeout=30_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    assert wait(lambda: sidebar.locator('input[aria-label="hidden layers"]').input_value() == "7", 15)
+    assert sidebar.locator('input[aria-label="seed"]').input_value() == "1"
+    assert "activation=relu" in page.url and "seed=1" in page.url
+    assert page.locator(EXCEPTION).count() == 0
     page.close()
 
 

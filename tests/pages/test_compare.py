@@ -110,3 +110,12 @@ def test_a_new_link_in_the_same_session_replaces_the_comparison(backend):
     at.query_params.clear()  # plain navigation (no parameters) keeps the page's own state
     at.run()
     assert presets(at) == ["deep-sigmoid", "remedy-relu"] and not at.exception
+
+
+def test_each_run_opens_in_the_explorer(backend):
+    at = page(cmp="notebook")
+    links = [m.value for m in at.markdown if "Open in Explorer" in m.value]
+    links += [f"{p.proto.page}?{p.proto.query_string}" for p in at.get("page_link")]
+    assert len(links) == 3, links  # the notebook comparison: three runs (only non-default fields in links)
+    assert "epochs=1" in links[0] and "hidden_layers=2" in links[1], links
+    assert "hidden_layers=7" in links[2] and "activation=relu" in links[2], links

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from vgrad import comparison as cmp
 from vgrad.charts.compare import first_layer_overlay, heatmap_grid, layer_profile_overlay, loss_overlay
@@ -17,6 +18,7 @@ from vgrad.config import ConfigError
 from vgrad.presets import COMPARISONS, PRESETS
 from vgrad.readings import comparison_reading, comparison_table, run_readings
 from vgrad.service.client import BackendClient
+from vgrad.ui import url_state
 from vgrad.ui.multi_run import RunGroup, status_line, verdict_icon
 from vgrad.ui.url_state import md_escape
 
@@ -124,7 +126,9 @@ def _describe(setup: cmp.Setup) -> None:
         st.markdown(f"**Expected pattern**{' (' + comp.paper + ')' if comp.paper else ''}: {comp.expect}")
     with st.expander("What each run is", expanded=False):
         for label, config in zip(setup.labels(), setup.configs(), strict=True):
-            st.markdown(f"- **{md_escape(label)}**: {md_escape(summary(config), 400)}")
+            text, link = st.columns([5, 1], vertical_alignment="center")
+            text.markdown(f"- **{md_escape(label)}**: {md_escape(summary(config), 400)}")
+            explorer_link(link, config, label)
     try:
         page_url = st.context.url
     except Exception:  # noqa: BLE001 (no browser, e.g. AppTest)
@@ -132,6 +136,16 @@ def _describe(setup: cmp.Setup) -> None:
     base = (page_url or "http://localhost:8501/compare").split("?", 1)[0]
     st.caption("Share this comparison: the link rebuilds it exactly.")
     st.code(f"{base}?{cmp.query_string(setup)}", language=None, wrap_lines=True)
+
+
+def explorer_link(container, config, label: str) -> None:
+    """A link that opens this configuration in the Explorer (every field in its query string)."""
+    query = url_state.query_for(config)
+    try:
+        container.page_link("pages/explorer.py", label="Open in Explorer", icon=":material/biotech:",
+                            query_params=query, help=f"study {label} alone, layer by layer")
+    except StreamlitAPIException:  # the page runs outside the app's navigation (a test harness)
+        container.markdown(f"[Open in Explorer](explorer?{url_state.query_string(config)})")
 
 
 def summary(c) -> str:
