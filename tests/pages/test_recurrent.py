@@ -7,6 +7,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.apptest import open_page
+from vgrad.presets import preset
 from vgrad.ui.recurrent_view import Choice, parse_query
 
 TINY = {"scenario": "long", "cells": "simple_rnn,lstm", "seq_len": "5", "units": "4", "epochs": "1"}
@@ -28,6 +29,11 @@ def test_parse_query_and_runs():
     long, _ = parse_query({"cells": "gru,nope", "clip": "on"})
     assert [c.cell for _, c in long.runs()] == ["gru"] and long.runs()[0][1].global_clipnorm == 1.0
     assert parse_query({"seq_len": "1000"})[1] == ["ignored seq_len=1000: expected 5 to 100"]
+    tuned, problems = parse_query({"lr": "0.02", "samples": "400"})
+    assert not problems and tuned.query()["lr"] == "0.02" and tuned.query()["samples"] == "400"
+    assert all(c.learning_rate == 0.02 and c.n_samples == 400 for _, c in tuned.runs())
+    assert choice.runs()[0][1].learning_rate == preset("rnn-exploding").learning_rate  # the presets' own
+    assert parse_query({"lr": "7"})[1] == ["ignored lr=7.0: expected 0.0001 to 1.0"]
 
 
 def test_renders_with_defaults(backend):
@@ -44,6 +50,9 @@ def test_link_and_controls(backend):
     assert at.slider(key="rnn.seq_len").value == 5 and at.multiselect(key="rnn.cells").value == ["simple_rnn", "lstm"]
     at.toggle(key="rnn.clip").set_value(True).run()
     assert at.query_params["clip"] in ("on", ["on"])
+    at.number_input(key="rnn.lr.long").set_value(0.01).run()
+    at.slider(key="rnn.samples").set_value(600).run()
+    assert at.query_params["lr"] in ("0.01", ["0.01"]) and at.query_params["samples"] in ("600", ["600"])
     at.radio(key="rnn.scenario").set_value("exploding").run()
     assert not at.exception
     assert at.slider(key="rnn.gain").value == 3.0 and "Pascanu" in at.markdown[0].value

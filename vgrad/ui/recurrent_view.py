@@ -1,6 +1,6 @@
 """The Recurrent page's components: SimpleRNN vs LSTM vs GRU, and exploding gradients with clipping.
 
-    choice = controls()                 # scenario, cells, sequence length, units, epochs, clipping
+    choice = controls()                 # scenario, cells, sequence length, units, epochs, clipping, lr, samples
     train_controls(client, choice)
     live_panels(client, choice)
 """
@@ -26,7 +26,10 @@ SCENARIOS = {"long": "Long dependency: SimpleRNN vs LSTM vs GRU",
              "exploding": "Exploding gradients: recurrent gain above 1/gamma, clipping off vs on"}
 CELL_PRESETS = {"simple_rnn": "rnn-simple", "lstm": "rnn-lstm", "gru": "rnn-gru"}
 CELL_NAMES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
-LIMITS = {"seq_len": (5, 100), "units": (4, 64), "epochs": (1, 50), "gain": (0.5, 5.0)}
+LIMITS = {"seq_len": (5, 100), "units": (4, 64), "epochs": (1, 50), "gain": (0.5, 5.0), "lr": (1e-4, 1.0),
+          "samples": (200, 5000)}
+# The presets' learning rates (Adam for the cells, SGD for the exploding pair).
+DEFAULT_LR = {"long": preset("rnn-simple").learning_rate, "exploding": preset("rnn-exploding").learning_rate}
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,17 @@ class Choice:
     epochs: int = 15
     clip: bool = False
     gain: float = 3.0
+    lr: float | None = None  # None: the scenario's presets' own
+    samples: int = 1000
+
+    @property
+    def learning_rate(self) -> float:
+        return DEFAULT_LR[self.scenario] if self.lr is None else self.lr
 
     def runs(self) -> list[tuple[str, RunConfig]]:
         """(label, config) of every run this choice trains."""
-        common = dict(seq_len=self.seq_len, units=self.units, epochs=self.epochs)
+        common = dict(seq_len=self.seq_len, units=self.units, epochs=self.epochs, n_samples=self.samples,
+                      learning_rate=self.learning_rate)
         if self.scenario == "exploding":
             return [(f"gain {self.gain:g}, no clipping",
                      preset("rnn-exploding").with_values(recurrent_scale=self.gain, **common)),
@@ -53,7 +63,7 @@ class Choice:
 
     def query(self) -> dict[str, str]:
         q = {"scenario": self.scenario, "seq_len": str(self.seq_len), "units": str(self.units),
-             "epochs": str(self.epochs)}
+             "epochs": str(self.epochs), "lr": f"{self.learning_rate:g}", "samples": str(self.samples)}
         if self.scenario == "long":
             q["cells"] = ",".join(self.cells)
             q["clip"] = "on" if self.clip else "off"
@@ -95,7 +105,8 @@ def parse_query(params: dict) -> tuple[Choice, list[str]]:
 
     clip = str(flat.get("clip", "off")).lower() in ("on", "1", "true", "yes")
     return Choice(scenario, cells, number("seq_len", int, d.seq_len), number("units", int, d.units),
-                  number("epochs", int, d.epochs), clip, number("gain", float, d.gain)), problems
+                  number("epochs", int, d.epochs), clip, number("gain", float, d.gain), number("lr", float, None),
+                  number("samples", int, d.samples)), problems
 
 
 def controls() -> Choice:
@@ -107,7 +118,9 @@ def controls() -> Choice:
             st.warning(md_escape(p, 300), icon="⚠️")
         st.session_state.update({"rnn.scenario": start.scenario, "rnn.cells": list(start.cells),
                                  "rnn.seq_len": start.seq_len, "rnn.units": start.units, "rnn.epochs": start.epochs,
-                                 "rnn.clip": start.clip, "rnn.gain": start.gain})
+                                 "rnn.clip": start.clip, "rnn.gain": start.gain, "rnn.samples": start.samples,
+                                 **{f"rnn.lr.{k}": v for k, v in DEFAULT_LR.items()},
+                                 f"rnn.lr.{start.scenario}": start.learning_rate})
     scenario = st.radio("Scenario", list(SCENARIOS), format_func=SCENARIOS.get, horizontal=True, key="rnn.scenario")
     c1, c2, c3, c4 = st.columns(4)
     seq_len = c1.slider("Sequence length", *LIMITS["seq_len"], key="rnn.seq_len",
@@ -123,8 +136,13 @@ def controls() -> Choice:
         clip = st.session_state["rnn.clip"]
         gain = c4.slider("Recurrent gain (singular values of W_rec at init)", *LIMITS["gain"], step=0.1,
                          key="rnn.gain")
+    c5, c6, _ = st.columns([1, 1, 2])
+    lr = c5.number_input("Learning rate", *LIMITS["lr"], step=None, format="%.4g", key=f"rnn.lr.{scenario}",
+                         help="Adam for the long-dependency cells, plain SGD for the exploding pair")
+    samples = c6.slider("Training sequences", *LIMITS["samples"], step=100, key="rnn.samples",
+                        help="examples made by make_classification, before the validation split")
     choice = Choice(scenario, tuple(cells) or ("simple_rnn",), int(seq_len), int(units), int(epochs), bool(clip),
-                    float(gain))
+                    float(gain), float(lr), int(samples))
     if params != choice.query():
         st.query_params.from_dict(choice.query())
     st.session_state[_URL] = choice.query()
