@@ -5,9 +5,10 @@
 Every gradient comes from tf.GradientTape on the real loss (binary cross-entropy plus any
 L1/L2 penalty) of the step's batch, before the optimizer applies it.
 
-Speed: each step is one call of a compiled tf.function that computes the update and every
-statistic in the same graph. While it traces (seconds for a deep net), the same step runs eagerly,
-so records flow from the first step. Both paths execute the same ops, bit for bit.
+Speed: each step is one call of a compiled tf.function that computes the update (fused, see
+vgrad.optim) and every statistic in the same graph. While it traces (seconds for a deep net), the
+same step runs eagerly, so records flow from the first step. Both paths execute the same ops, bit
+for bit. A later training of the same architecture reuses the traced step (vgrad.compiled).
 """
 
 from __future__ import annotations
