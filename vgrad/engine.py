@@ -278,13 +278,16 @@ class Trainer:
         kernel = np.asarray(self.vars[self.kernel_idx[0]])
         return {"kind": "weights", "when": when, "layer_index": 0, "kernel": kernel.tolist()}
 
+    def _data(self) -> list:
+        """The data tensors the compiled functions read."""
+        return [self.x, self.y, self.x_val, self.y_val, self.x_all] + ([self.grid[2]] if self.grid is not None else [])
+
     def _sources(self) -> list:
         """Everything a compiled step may capture: variables (as handles) and data tensors."""
         variables = list(self.model.variables) + list(self.optimizer.variables)
         slots = getattr(self.apply, "slots", {})
         variables += [v for name in sorted(slots) for v in slots[name]]
-        data = [self.x, self.y, self.x_val, self.y_val, self.x_all] + ([self.grid[2]] if self.grid is not None else [])
-        return [v.handle for v in variables] + data
+        return [v.handle for v in variables] + self._data()
 
     def _reuse(self, hit: compiled.Compiled | None) -> None:
         """Use the compiled functions of an earlier training of the same architecture."""
@@ -308,8 +311,7 @@ class Trainer:
             step_roles = compiled.roles(step_cf, sources)
             grid_roles = compiled.roles(grid_cf, sources) if grid_cf is not None else ()
             if step_roles is not None and grid_roles is not None:
-                nbytes = sum(int(np.prod(v.shape)) * 4 for v in self.model.variables) + sum(
-                    int(np.prod(t.shape)) * 4 for t in (self.x, self.y, self.x_val, self.y_val, self.x_all))
+                nbytes = sum(int(np.prod(t.shape)) * 4 for t in [*self.model.variables, *self._data()])
                 compiled.store(self.key, compiled.Compiled(step_cf, step_roles, grid_cf, grid_roles, nbytes))
         except BaseException as exc:  # fall back to eager steps
             self.trace_error = exc
