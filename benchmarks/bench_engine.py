@@ -33,8 +33,8 @@ def plain_fit_rates(config) -> tuple[float, float]:
     """model.fit on a fresh model: end-to-end and second-half steps/s."""
     import keras
 
-    from vgrad.data import load
-    from vgrad.models import make_optimizer, plain_model
+    from vgrad.train.data import load
+    from vgrad.train.models import make_optimizer, plain_model
 
     data = load(config)
     model = plain_model(config)
@@ -85,8 +85,8 @@ def vgrad_rates(config, warm: bool = False) -> tuple[float, float, str]:
     """
     from dataclasses import replace
 
-    from vgrad import compiled
-    from vgrad.engine import precompile, train
+    from vgrad.train import compiled
+    from vgrad.train.engine import precompile, train
 
     compiled.clear()
     if warm:
@@ -104,8 +104,8 @@ def vgrad_rates(config, warm: bool = False) -> tuple[float, float, str]:
 
 
 def first_record_seconds(config) -> float:
-    from vgrad import compiled
-    from vgrad.engine import train
+    from vgrad.train import compiled
+    from vgrad.train.engine import train
 
     compiled.clear()  # cold: nothing traced for this architecture
 
@@ -132,8 +132,9 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from vgrad import RunConfig, compiled, tfsetup
-    from vgrad.engine import train
+    from vgrad import RunConfig
+    from vgrad.train import compiled, tfsetup
+    from vgrad.train.engine import train
 
     default_fit = DefaultFit()
     tfsetup.configure()  # as the service and CLI run

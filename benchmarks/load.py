@@ -41,10 +41,13 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from vgrad.records import FINAL as FINAL_STATUSES  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-FINAL = ("finished", "cancelled", "diverged", "failed")
+FINAL = tuple(str(s) for s in FINAL_STATUSES)
 INTERACTION_TIMEOUT = 60.0
 ROUNDS = 5  # Runs -> Explorer rounds each user makes at least (and more while others still train)
 

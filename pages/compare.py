@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from vgrad.ui import backend, compare_view
+from vgrad.ui import backend, compare_view, process
+
+process.use_app_navigation()
 
 st.title("Compare")
 st.caption("Pick a comparison from the notebook or a paper, change any run, train them together and read "

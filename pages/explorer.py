@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from vgrad.ui import backend, config_form, live, panels
+from vgrad.ui import backend, config_form, live, panels, process
+
+process.use_app_navigation()
 
 st.title("Explorer")
 st.caption("Train a network and watch its per-layer gradients as they are computed, step by step.")

@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from vgrad.ui import process
+
+process.use_app_navigation()
+
 st.title("vgrad — the vanishing-gradient lab")
 st.markdown(
     """

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from vgrad.ui import backend, lessons_view
+from vgrad.ui import backend, lessons_view, process
+
+process.use_app_navigation()
 
 st.title("Lessons")
 st.caption("Six short steps from the chain rule to the remedies. Every number comes from a formula "

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from vgrad.ui import backend, recurrent_view
+from vgrad.ui import backend, process, recurrent_view
+
+process.use_app_navigation()
 
 st.title("Recurrent networks")
 st.caption("The label depends only on the first time step; the rest is noise. Can the gradient reach step 0?")

@@ -1,6 +1,6 @@
 """Short real trainings shared by the readings and lessons tests (trained once per test session).
 
-Each is a preset shrunk to a few steps; records come from vgrad.engine.train, as the service streams them.
+Each is a preset shrunk to a few steps; records come from vgrad.train.engine.train, as the service streams them.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ SPECS = {
 
 @functools.cache
 def real_run(name: str) -> Run:
-    from vgrad.engine import train
+    from vgrad.train.engine import train
 
     preset, overrides = SPECS[name]
     config = vgrad.preset(preset).with_values(**overrides)
-    records: list[dict] = []
+    records: list = []
     train(config, on_record=records.append)
-    assert records[-1]["kind"] == "status" and records[-1]["status"] == "finished", records[-1]
+    assert records[-1].kind == "status" and records[-1].status == "finished", records[-1]
     return Run.from_records(config, records)

@@ -26,7 +26,7 @@ def test_monitor_records_true_gradients_of_a_sequential_model():
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[monitor])
 
     # 6 batches per epoch, 12 in all: recorded after batch 0 and every 2nd batch
-    assert [r["step"] for r in monitor.records] == [0, 1, 3, 5, 7, 9, 11]
+    assert [r.step for r in monitor.records] == [0, 1, 3, 5, 7, 9, 11]
     frame = monitor.history
     assert list(frame.columns[:5]) == ["step", "epoch", "layer", "layer_index", "grad_norm"]
     assert set(LAYER_STATS) <= set(frame.columns)
@@ -37,11 +37,11 @@ def test_monitor_records_true_gradients_of_a_sequential_model():
         loss = keras.losses.BinaryCrossentropy()(y[:32], model(x[:32], training=False))
     kernels = [layer.kernel for layer in model.layers]
     expected = [float(tf.norm(g)) for g in tape.gradient(loss, kernels)]
-    assert monitor.records[-1]["grad_norm"] == pytest.approx(expected, rel=1e-5)
-    assert monitor.records[-1]["loss"] == pytest.approx(float(loss), rel=1e-5)
+    assert monitor.records[-1].grad_norm == pytest.approx(expected, rel=1e-5)
+    assert monitor.records[-1].loss == pytest.approx(float(loss), rel=1e-5)
     last = monitor.records[-1]
-    assert last["act_saturated"][0] is not None and last["act_dead"][1] is not None
-    assert all(v > 0 for v in last["update_ratio"])
+    assert last.act_saturated[0] is not None and last.act_dead[1] is not None
+    assert all(v > 0 for v in last.update_ratio)
 
     fig = monitor.heatmap()
     z = np.array(fig.data[0].z)
@@ -61,8 +61,8 @@ def test_monitor_on_a_functional_model_with_lstm():
     monitor = GradientMonitor(x[:16], y[:16])
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[monitor])
     assert len(monitor.records) == 4
-    assert [layer["kind"] for layer in monitor.layers] == ["lstm", "dense"]
-    assert all(v is not None and v > 0 for v in monitor.records[0]["grad_norm"])
+    assert [layer.kind for layer in monitor.layers] == ["lstm", "dense"]
+    assert all(v is not None and v > 0 for v in monitor.records[0].grad_norm)
 
 
 def test_monitor_rejects_bad_arguments():

@@ -5,12 +5,14 @@ from dataclasses import replace
 
 import pytest
 
-from vgrad import RunConfig, compiled
-from vgrad.engine import Trainer, precompile, train
+from vgrad import RunConfig
+from vgrad.train import compiled
+from vgrad.train.engine import Trainer, precompile, train
 
 
 def _records(run) -> str:
-    return json.dumps([run.steps, run.epochs, run.snapshots, run.boundaries, run.status])
+    return json.dumps([[r.to_dict() for r in records] for records in (run.steps, run.epochs, run.snapshots,
+                                                                       run.boundaries)] + [str(run.status)])
 
 
 @pytest.mark.parametrize("base", [

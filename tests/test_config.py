@@ -53,24 +53,21 @@ def test_invalid_combinations():
         RunConfig(family="rnn", activation="prelu")
 
 
-def test_json_and_query_round_trip():
+def test_json_round_trip_and_text_values():
     c = RunConfig(hidden_layers=16, activation="relu", dropout=0.25, batch_norm="after", standardize=True, seed=7)
     assert RunConfig.from_json(c.to_json()) == c
-    assert RunConfig.from_query(c.to_query()) == c
-    assert RunConfig.from_query(c.to_query(full=True)) == c
-    assert "hidden_layers=16" in c.to_query() and "units" not in c.to_query()
+    assert c.with_values(units="4", standardize="false", learning_rate="1e-3") == dataclasses.replace(
+        c, units=4, standardize=False, learning_rate=0.001)
     assert dataclasses.replace(c, units=4).units == 4
+    assert c.changed() == {"hidden_layers": 16, "activation": "relu", "dropout": 0.25, "batch_norm": "after",
+                           "standardize": True, "seed": 7}
 
 
-def test_query_with_preset_and_overrides():
-    c = RunConfig.from_query("preset=notebook-deep-relu&epochs=5")
-    assert c == dataclasses.replace(preset("notebook-deep-relu"), epochs=5)
-
-
-@pytest.mark.parametrize("query", ["hidden_layers=abc", "bogus=1", "preset=nope", "epochs=1e9", "units=-3"])
-def test_bad_queries_raise_config_error(query):
+@pytest.mark.parametrize("pairs", [{"hidden_layers": "abc"}, {"bogus": "1"}, {"epochs": "1e9"}, {"units": "-3"},
+                                   {"units": "٣"}, {"learning_rate": "1e400"}, {"epochs": "inf"}])
+def test_bad_text_values_raise_config_error(pairs):
     with pytest.raises(ConfigError):
-        RunConfig.from_query(query)
+        RunConfig().with_values(**pairs)
 
 
 def test_bad_json_raises_config_error():

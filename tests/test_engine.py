@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from vgrad import RunConfig, preset
-from vgrad.engine import SNAPSHOT_BUDGET, SNAPSHOT_MAX_STEPS, Trainer, train
 from vgrad.records import LAYER_STATS
 from vgrad.run import Run
+from vgrad.train.engine import SNAPSHOT_BUDGET, SNAPSHOT_MAX_STEPS, Trainer, train
 
 TINY = dict(n_samples=120, hidden_layers=3, units=5, epochs=2)
 
@@ -149,7 +149,7 @@ def test_notebook_deep_sigmoid_vanishes_relu_much_less():
     relu = train(preset("notebook-deep-relu"))
     assert sigmoid.status == relu.status == "finished"
     assert len(sigmoid.steps) == 3 and len(sigmoid.epochs) == 1  # 75 examples, batch 32, one epoch
-    first = sigmoid.steps[0]["grad_norm"]
+    first = sigmoid.steps[0].grad_norm
     assert first[0] < first[-1] * 1e-2, "first layer should be orders of magnitude below the last"
     assert sigmoid.attenuation_orders(0) > 3
     assert relu.attenuation_orders(0) < sigmoid.attenuation_orders(0) - 1.5
@@ -158,36 +158,36 @@ def test_notebook_deep_sigmoid_vanishes_relu_much_less():
 def test_records_stream_in_order_and_match_the_run():
     seen = []
     run = train(RunConfig(epochs=4), on_record=seen.append)
-    kinds = [r["kind"] for r in seen]
+    kinds = [r.kind for r in seen]
     assert kinds[0] == "start" and kinds[-1] == "status" and "boundary" in kinds and "snapshot" in kinds
-    steps = [r for r in seen if r["kind"] == "step"]
-    assert [r["step"] for r in steps] == list(range(12)) and steps == run.steps
-    assert [e["epoch"] for e in run.epochs] == [0, 1, 2, 3]
+    steps = [r for r in seen if r.kind == "step"]
+    assert [r.step for r in steps] == list(range(12)) and steps == run.steps
+    assert [e.epoch for e in run.epochs] == [0, 1, 2, 3]
     for r in steps:
-        assert set(LAYER_STATS) <= set(r) and all(len(r[s]) == 9 for s in LAYER_STATS)
-        assert r["global_norm"] == pytest.approx(r["global_norm_clipped"])
-    assert all(0 <= v <= 1 for v in steps[-1]["act_saturated"])
-    assert steps[0]["act_dead"] == [None] * 9  # not a ReLU-family net
-    assert all(v > 0 for v in steps[0]["update_ratio"])
-    boundary = next(r for r in seen if r["kind"] == "boundary")
-    assert np.array(boundary["prob"]).shape == (len(boundary["ys"]), len(boundary["xs"]))
+        assert all(len(r.stat(s)) == 9 for s in LAYER_STATS)
+        assert r.global_norm == pytest.approx(r.global_norm_clipped)
+    assert all(0 <= v <= 1 for v in steps[-1].act_saturated)
+    assert steps[0].act_dead == (None,) * 9  # not a ReLU-family net
+    assert all(v > 0 for v in steps[0].update_ratio)
+    boundary = next(r for r in seen if r.kind == "boundary")
+    assert np.array(boundary.prob).shape == (len(boundary.ys), len(boundary.xs))
 
 
 def test_same_seed_same_run_bit_for_bit_across_the_eager_to_compiled_switch():
     config = RunConfig(epochs=25, dropout=0.1)
     a, b = train(config), train(config)
     assert a.status == b.status == "finished"
-    assert [s["grad_norm"] for s in a.steps] == [s["grad_norm"] for s in b.steps]
-    assert [s["loss"] for s in a.steps] == [s["loss"] for s in b.steps]
+    assert [s.grad_norm for s in a.steps] == [s.grad_norm for s in b.steps]
+    assert [s.loss for s in a.steps] == [s.loss for s in b.steps]
     c = train(RunConfig(epochs=2, dropout=0.1, seed=1))
-    assert [s["loss"] for s in c.steps] != [s["loss"] for s in a.steps[: len(c.steps)]]
+    assert [s.loss for s in c.steps] != [s.loss for s in a.steps[: len(c.steps)]]
 
 
 def test_divergence_is_a_result():
     run = train(RunConfig(optimizer="sgd", learning_rate=50.0, activation="relu", initializer="he_normal",
                           hidden_layers=4, units=16, epochs=20))
     assert run.status == "diverged"
-    assert run.steps and all(math.isfinite(s["loss"]) for s in run.steps)
+    assert run.steps and all(math.isfinite(s.loss) for s in run.steps)
     assert f"step {len(run.steps)}" in run.message and "learning rate" in run.message
 
 
@@ -196,14 +196,14 @@ def test_cancel_stops_promptly():
     count = []
 
     def on_record(r):
-        if r["kind"] == "step":
+        if r.kind == "step":
             count.append(r)
             if len(count) == 5:
                 stop.set()
 
     run = train(RunConfig(epochs=2000), on_record=on_record, should_stop=stop.is_set)
     assert run.status == "cancelled"
-    assert len(run.steps) < 6000 and run.steps[-1]["step"] == len(run.steps) - 1
+    assert len(run.steps) < 6000 and run.steps[-1].step == len(run.steps) - 1
 
 
 def test_pace_limits_steps_per_block():
@@ -218,8 +218,8 @@ def test_pace_limits_steps_per_block():
 
 
 def test_bad_training_input_fails_cleanly(monkeypatch):
-    monkeypatch.setattr("vgrad.engine.Trainer.step", lambda self, x, y: 1 / 0)
-    monkeypatch.setattr("vgrad.compiled.lookup", lambda key: None)  # no step compiled by an earlier test
+    monkeypatch.setattr("vgrad.train.engine.Trainer.step", lambda self, x, y: 1 / 0)
+    monkeypatch.setattr("vgrad.train.compiled.lookup", lambda key: None)  # no step compiled by an earlier test
     run = train(RunConfig(epochs=1))
     assert run.status == "failed" and "ZeroDivisionError" in run.message
 
@@ -227,11 +227,11 @@ def test_bad_training_input_fails_cleanly(monkeypatch):
 def test_snapshots_are_bounded():
     config = RunConfig(n_samples=2000, hidden_layers=4, units=64, epochs=3, batch_size=8)
     run = train(config)
-    steps = sorted({s["step"] for s in run.snapshots})
+    steps = sorted({s.step for s in run.snapshots})
     assert 0 in steps and config.total_steps - 1 in steps and len(steps) <= SNAPSHOT_MAX_STEPS
-    assert sum(np.size(s["grad"]) for s in run.snapshots) <= SNAPSHOT_BUDGET + 5 * 64 * 64
-    first = [s for s in run.snapshots if s["step"] == 0]
-    assert [np.shape(s["grad"]) for s in first] == [(2, 64), (64, 64), (64, 64), (64, 64), (64, 1)]
+    assert sum(np.size(s.grad) for s in run.snapshots) <= SNAPSHOT_BUDGET + 5 * 64 * 64
+    first = [s for s in run.snapshots if s.step == 0]
+    assert [np.shape(s.grad) for s in first] == [(2, 64), (64, 64), (64, 64), (64, 64), (64, 1)]
 
 
 def test_rnn_records_gradient_through_time():
@@ -239,10 +239,10 @@ def test_rnn_records_gradient_through_time():
                        activation="tanh", recurrent_scale=0.5)
     run = train(config)
     first = run.steps[0]
-    assert len(first["input_grad_by_time"]) == 12
-    assert first["recurrent_sigma_max"][0] == pytest.approx(0.5, rel=1e-4)
+    assert len(first.input_grad_by_time) == 12
+    assert first.recurrent_sigma_max[0] == pytest.approx(0.5, rel=1e-4)
     # gain 0.5 < 1: the signal from step 0 is far weaker than from the last step
-    assert first["input_grad_by_time"][0] < first["input_grad_by_time"][-1] * 1e-2
+    assert first.input_grad_by_time[0] < first.input_grad_by_time[-1] * 1e-2
 
 
 def test_run_json_and_frames():
@@ -253,6 +253,6 @@ def test_run_json_and_frames():
     assert list(frame.columns[:5]) == ["step", "epoch", "layer", "layer_index", "grad_norm"]
     assert len(frame) == 6 * 9
     row = frame[(frame.step == 3) & (frame.layer_index == 0)].iloc[0]
-    assert row.layer == "dense_1" and row.grad_norm == run.steps[3]["grad_norm"][0]
+    assert row.layer == "dense_1" and row.grad_norm == run.steps[3].grad_norm[0]
     assert list(run.epochs_frame().columns) == ["epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy"]
     assert run.to_csv().splitlines()[0].startswith("step,epoch,layer,layer_index,grad_norm")

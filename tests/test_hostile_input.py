@@ -1,7 +1,8 @@
 """Hostile input: whatever a stranger puts in a URL, a JSON file or a command line,
 config and run parsing give a valid object or the one documented error, never another exception.
 
-RunConfig.from_query / from_json / from_dict -> RunConfig or ConfigError
+links.parse_run                               -> a valid RunConfig and the problems, never an exception
+RunConfig.from_json / from_dict               -> RunConfig or ConfigError
 Run.from_json                                 -> Run (whose frames build) or RunFileError
 """
 
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from vgrad import links
 from vgrad.config import FIELDS, ConfigError, RunConfig
 from vgrad.presets import PRESETS
 from vgrad.records import LAYER_STATS
@@ -42,13 +44,20 @@ def _config_or_error(make):
         assert str(exc) and exc.field is not None
         return None
     assert isinstance(cfg, RunConfig)
-    # A config that parsed is a real one: it round-trips through URL and JSON.
-    assert RunConfig.from_query(cfg.to_query()) == cfg
+    # A config that parsed is a real one: it round-trips through a link and JSON.
+    assert links.parse_run(links.run_query(cfg)).config == cfg
     assert RunConfig.from_json(cfg.to_json()) == cfg
     return cfg
 
 
-# --- RunConfig.from_query -----------------------------------------------------
+def _link(params):
+    """links.parse_run never raises; what it returns is a valid config, and every drop is said."""
+    link = links.parse_run(params)
+    assert all(isinstance(p, str) and p for p in link.problems)
+    return _config_or_error(lambda: link.config)
+
+
+# --- links.parse_run ----------------------------------------------------------
 @FAST
 @given(st.text(max_size=200))
 @example("preset=../../etc/passwd")
@@ -56,21 +65,21 @@ def _config_or_error(make):
 @example("preset=notebook-deep-sigmoid&preset=nope")
 @example("%ff%fe=%00")
 def test_from_query_raw_text(query):
-    _config_or_error(lambda: RunConfig.from_query(query))
+    _link(query)
 
 
 @FAST
 @given(st.lists(st.tuples(field_names | st.just("preset"), near_values | st.sampled_from(sorted(PRESETS))),
                 max_size=8))
 def test_from_query_field_pairs(pairs):
-    _config_or_error(lambda: RunConfig.from_query(urlencode(pairs)))
+    _link(urlencode(pairs))
 
 
 @FAST
 @given(st.dictionaries(field_names, json_values | near_values, max_size=6))
 def test_from_query_mapping(mapping):
     # st.query_params hands the page a mapping; values may be lists.
-    _config_or_error(lambda: RunConfig.from_query(mapping))
+    _link(mapping)
 
 
 # --- RunConfig.from_dict / from_json ------------------------------------------

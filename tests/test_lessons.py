@@ -65,11 +65,12 @@ def test_update_vs_gradient_on_the_notebook_run():
     run = real_run("deep")
     u = L.update_vs_gradient(run)
     assert u is not None and u.optimizer == "adam" and u.steps == len(run.steps) == 3
-    w = run.info["weights"]
-    assert np.allclose(u.estimate, (np.array(w["initial"]) - np.array(w["final"])) / run.config.learning_rate)
-    snap0 = next(s for s in run.snapshots if s["step"] == 0 and s["layer_index"] == 0)
-    assert np.allclose(u.gradient, snap0["grad"])
-    assert u.numbers["gradient_norm"] == pytest.approx(np.linalg.norm(snap0["grad"]))
+    w = run.weights
+    assert np.allclose(u.estimate, (np.array(w["initial"].kernel) - np.array(w["final"].kernel))
+                       / run.config.learning_rate)
+    snap0 = next(s for s in run.snapshots if s.step == 0 and s.layer_index == 0)
+    assert np.allclose(u.gradient, snap0.grad)
+    assert u.numbers["gradient_norm"] == pytest.approx(np.linalg.norm(snap0.grad))
     # the notebook's "gradient" is many orders of magnitude larger than the gradient
     assert u.numbers["ratio"] > 1e3
     # and Adam replayed on the recorded true gradients reproduces it
@@ -98,7 +99,7 @@ def test_chain_factors_multiply_to_first_over_last():
     run = real_run("deep")
     step = run.steps[0]
     c = L.chain_factors(step)
-    rms = [v for v in step["act_grad_rms"] if v is not None]
+    rms = [v for v in step.act_grad_rms if v is not None]
     assert c["rms"] == pytest.approx(rms)
     assert math.prod(c["factors"]) == pytest.approx(rms[0] / rms[-1])
     assert all(f < 1 for f in c["factors"])  # every sigmoid layer shrinks the gradient here
@@ -107,7 +108,7 @@ def test_chain_factors_multiply_to_first_over_last():
 def test_init_spread_reads_the_first_step():
     step = real_run("relu").steps[0]
     s = L.init_spread(step)
-    assert s["act_std"] == step["act_std"] and s["act_grad_rms"] == step["act_grad_rms"]
+    assert s["act_std"] == list(step.act_std) and s["act_grad_rms"] == list(step.act_grad_rms)
 
 
 def test_waits_without_weights():

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from vgrad import RunConfig
-from vgrad.models import build
-from vgrad.optim import fused_apply
+from vgrad.train.models import build
+from vgrad.train.optim import fused_apply
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"]
 CLIPS = [{}, {"clipnorm": 0.05}, {"global_clipnorm": 0.1}, {"clipvalue": 0.01}]

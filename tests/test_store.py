@@ -259,12 +259,3 @@ def test_store_never_imports_tensorflow():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')];"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
-
-
-def test_escape_markdown_and_label():
-    from vgrad.store import escape_label, escape_markdown
-
-    text = escape_markdown("<img src=x onerror=alert(1)> **b** [l](javascript:x) $x$ :red[y]")
-    assert "<img" not in text and "&lt;img" in text
-    assert "\\*\\*b\\*\\*" in text and "\\[l\\]\\(javascript\\:x\\)" in text and "\\$x\\$" in text
-    assert escape_label("<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import math
 import sys
 import types
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from vgrad.export.tensorboard import export_run, export_zip, layer_tag, safe_dirname  # noqa: E402
+from vgrad.records import SnapshotRecord  # noqa: E402
 
 
 def _load(folder) -> EventAccumulator:
@@ -52,17 +55,17 @@ def test_scalar_tags(run, acc):
 def test_per_layer_grad_norm_values_match_the_run(run, acc):
     for layer in run.layers:
         events = acc.Scalars(f"grad_norm/{layer_tag(layer)}")
-        assert [e.step for e in events] == [s["step"] for s in run.steps]
-        expected = [s["grad_norm"][layer["index"]] for s in run.steps]
+        assert [e.step for e in events] == [s.step for s in run.steps]
+        expected = [s.grad_norm[layer.index] for s in run.steps]
         np.testing.assert_allclose([e.value for e in events], expected, rtol=1e-6)  # float32 in the proto
 
 
 def test_loss_accuracy_and_attenuation(run, acc):
     loss = acc.Scalars("loss/step")
-    np.testing.assert_allclose([e.value for e in loss], [s["loss"] for s in run.steps], rtol=1e-6)
+    np.testing.assert_allclose([e.value for e in loss], [s.loss for s in run.steps], rtol=1e-6)
     accuracy = acc.Scalars("epoch/accuracy")
-    assert [e.step for e in accuracy] == [e["step"] for e in run.epochs]
-    np.testing.assert_allclose([e.value for e in accuracy], [e["accuracy"] for e in run.epochs], rtol=1e-6)
+    assert [e.step for e in accuracy] == [e.step for e in run.epochs]
+    np.testing.assert_allclose([e.value for e in accuracy], [e.accuracy for e in run.epochs], rtol=1e-6)
     orders = acc.Scalars("attenuation_orders")
     np.testing.assert_allclose(orders[-1].value, run.attenuation_orders(-1), rtol=1e-5)
 
@@ -72,10 +75,10 @@ def test_gradient_histograms_match_the_snapshots(run, acc):
     assert tags == {f"grad_hist/{layer_tag(layer)}" for layer in run.layers}
     for layer in run.layers:
         events = acc.Histograms(f"grad_hist/{layer_tag(layer)}")
-        snaps = [s for s in run.snapshots if s["layer_index"] == layer["index"]]
-        assert [e.step for e in events] == [s["step"] for s in snaps]
+        snaps = [s for s in run.snapshots if s.layer_index == layer.index]
+        assert [e.step for e in events] == [s.step for s in snaps]
         for event, snap in zip(events, snaps, strict=True):
-            grad = np.asarray(snap["grad"], dtype=float)
+            grad = np.asarray(snap.grad, dtype=float)
             h = event.histogram_value
             assert h.num == grad.size == sum(h.bucket)
             assert h.min == pytest.approx(grad.min()) and h.max == pytest.approx(grad.max())
@@ -97,11 +100,11 @@ def test_zip_has_one_folder_per_run(tmp_path):
 
 def test_non_finite_values_and_bad_snapshots_are_skipped(tmp_path):
     run = make_run(n_steps=4)
-    run.steps[1]["grad_norm"][0] = float("nan")
-    run.steps[2]["loss"] = float("inf")
-    run.snapshots.append({"step": 3, "layer_index": 0, "grad": "not a matrix"})
-    run.snapshots.append({"step": 3, "layer_index": 99, "grad": [[1.0]]})
-    run.snapshots.append({"step": 3, "layer_index": 1, "grad": [[float("nan"), 1.0], [2.0, 3.0]]})
+    run.steps[1] = replace(run.steps[1], grad_norm=(math.nan, *run.steps[1].grad_norm[1:]))
+    run.steps[2] = replace(run.steps[2], loss=math.inf)
+    run.snapshots.append(SnapshotRecord(step=3, layer_index=0, grad=()))
+    run.snapshots.append(SnapshotRecord(step=3, layer_index=99, grad=((1.0,),)))
+    run.snapshots.append(SnapshotRecord(step=3, layer_index=1, grad=((math.nan, 1.0), (2.0, 3.0))))
     acc = _load(export_run(run, tmp_path, "nan"))
     assert [e.step for e in acc.Scalars("grad_norm/00_dense_0")] == [0, 2, 3]
     assert [e.step for e in acc.Scalars("loss/step")] == [0, 1, 3]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vgrad import tfsetup
+from vgrad.train import tfsetup
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ def test_bad_threads_setting(monkeypatch, text):
 
 
 def test_cli_runs_with_one_thread_and_refuses_a_bad_value():
-    code = ("import tensorflow as tf; from vgrad import tfsetup; assert tfsetup.configure(); "
+    code = ("import tensorflow as tf; from vgrad.train import tfsetup; assert tfsetup.configure(); "
             "print(tf.config.threading.get_intra_op_parallelism_threads())")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})

@@ -1,9 +1,14 @@
 """vgrad: an interactive lab for the vanishing gradient problem.
 
-The core (config, data, models, engine) is plain Python; TensorFlow is imported only
-when a model is built or trained, so `import vgrad` stays light.
+    import vgrad
+    run = vgrad.train(vgrad.preset("notebook-deep-sigmoid"))   # imports TensorFlow on first use
+    run.attenuation()
+
+The domain (config, presets, records, run, readings, store...) is plain Python; TensorFlow is
+imported only when a model is built or trained (vgrad.train), so `import vgrad` stays light.
 """
 
+from vgrad import train
 from vgrad.config import FIELDS, ConfigError, RunConfig
 from vgrad.presets import COMPARISONS, PRESETS, preset
 
@@ -12,17 +17,12 @@ __all__ = ["FIELDS", "COMPARISONS", "PRESETS", "ConfigError", "RunConfig", "pres
 
 
 def __getattr__(name: str):
-    # Lazy: these import TensorFlow.
-    if name == "train":
-        from vgrad.engine import train
-
-        return train
     if name == "Run":
         from vgrad.run import Run
 
         return Run
-    if name == "GradientMonitor":
-        from vgrad.callback import GradientMonitor
+    if name == "GradientMonitor":  # imports TensorFlow
+        from vgrad.train.callback import GradientMonitor
 
         return GradientMonitor
     raise AttributeError(name)

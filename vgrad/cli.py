@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -17,6 +16,9 @@ from pathlib import Path
 
 from vgrad.config import ConfigError, RunConfig
 from vgrad.presets import PRESETS, preset
+from vgrad.records import Record, Status, StepRecord
+from vgrad.run import Run
+from vgrad.text import MISSING, num, orders_short, pct
 
 
 class UsageError(Exception):
@@ -112,8 +114,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if path and not Path(path).resolve().parent.is_dir():
             raise UsageError(f"cannot write {path}: no such directory")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from vgrad import tfsetup
-    from vgrad.engine import train
+    from vgrad.train import tfsetup
+    from vgrad.train.engine import train
 
     try:
         tfsetup.configure()
@@ -130,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.csv:
         run.to_csv(args.csv)
         print(f"wrote {args.csv}")
-    return 1 if run.status == "failed" else 0
+    return 1 if run.status == Status.FAILED else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -148,17 +150,17 @@ class Progress:
         self.started = time.perf_counter()
         self.shown = 0.0
 
-    def __call__(self, record: dict) -> None:
-        if not self.enabled or record["kind"] != "step":
+    def __call__(self, record: Record) -> None:
+        if not self.enabled or not isinstance(record, StepRecord):
             return
         now = time.perf_counter()
-        if now - self.shown < 0.1 and record["step"] + 1 < self.total:
+        if now - self.shown < 0.1 and record.step + 1 < self.total:
             return
         self.shown = now
-        g = record["grad_norm"]
-        rate = (record["step"] + 1) / max(now - self.started, 1e-9)
-        line = (f"step {record['step'] + 1}/{self.total}  epoch {record['epoch'] + 1}  loss {record['loss']:.4f}  "
-                f"|dL/dW| first {_num(g[0])} last {_num(g[-1])}  {rate:.0f} steps/s")
+        g = record.grad_norm
+        rate = (record.step + 1) / max(now - self.started, 1e-9)
+        line = (f"step {record.step + 1}/{self.total}  epoch {record.epoch + 1}  loss {record.loss:.4f}  "
+                f"|dL/dW| first {_sci(g[0])} last {_sci(g[-1])}  {rate:.0f} steps/s")
         sys.stderr.write("\r" + line[:150].ljust(100))
         sys.stderr.flush()
 
@@ -167,34 +169,26 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def summary(run) -> str:
+def summary(run: Run) -> str:
     """Per-layer table (first and last step gradient norms) and the headline numbers."""
     lines = []
     if run.steps:
         first, last = run.steps[0], run.steps[-1]
-        lines.append(f"{'layer':12} {'index':>5} {'|dL/dW| step ' + str(first['step']):>18} "
-                     f"{'|dL/dW| step ' + str(last['step']):>18} {'dead':>6} {'saturated':>9}")
+        lines.append(f"{'layer':12} {'index':>5} {'|dL/dW| step ' + str(first.step):>18} "
+                     f"{'|dL/dW| step ' + str(last.step):>18} {'dead':>6} {'saturated':>9}")
         for i, layer in enumerate(run.layers):
-            lines.append(f"{layer['name']:12} {layer['index']:>5} {_num(first['grad_norm'][i]):>18} "
-                         f"{_num(last['grad_norm'][i]):>18} {_pct(last['act_dead'][i]):>6} "
-                         f"{_pct(last['act_saturated'][i]):>9}")
-        lines.append(f"attenuation last->first layer: {_orders(run.attenuation_orders(0))} orders of magnitude "
-                     f"at the first step, {_orders(run.attenuation_orders(-1))} at the last")
+            lines.append(f"{layer.name:12} {layer.index:>5} {_sci(first.grad_norm[i]):>18} "
+                         f"{_sci(last.grad_norm[i]):>18} {pct(last.act_dead[i], 0):>6} "
+                         f"{pct(last.act_saturated[i], 0):>9}")
+        lines.append(f"attenuation last->first layer: {orders_short(run.attenuation_orders(0))} orders of magnitude "
+                     f"at the first step, {orders_short(run.attenuation_orders(-1))} at the last")
     m = run.final_metrics()
     if run.epochs:
-        lines.append(f"final loss {m['loss']:.4f}  accuracy {m['accuracy']:.3f}  "
-                     f"val_loss {m['val_loss']:.4f}  val_accuracy {m['val_accuracy']:.3f}")
+        lines.append(f"final loss {num(m['loss'], 4)}  accuracy {num(m['accuracy'])}  "
+                     f"val_loss {num(m['val_loss'], 4)}  val_accuracy {num(m['val_accuracy'])}")
     lines.append(f"status: {run.status} ({run.message})")
     return "\n".join(lines)
 
 
-def _num(v) -> str:
-    return "n/a" if v is None else f"{v:.3e}"
-
-
-def _pct(v) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f}%"
-
-
-def _orders(v: float) -> str:
-    return "n/a" if not math.isfinite(v) else f"{v:.1f}"
+def _sci(v: float | None) -> str:
+    return MISSING if v is None else f"{v:.3e}"

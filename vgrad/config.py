@@ -5,8 +5,12 @@ Invalid values raise ConfigError, whose message names the field and what it acce
 
     >>> from vgrad import RunConfig
     >>> cfg = RunConfig(hidden_layers=16, activation="relu", initializer="he_normal")
-    >>> RunConfig.from_query(cfg.to_query()) == cfg
+    >>> RunConfig.from_json(cfg.to_json()) == cfg
     True
+    >>> cfg.with_values(units="16").units     # text values are parsed as in a link or on the CLI
+    16
+
+Links (query strings) are written and read by vgrad.links.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+
+from vgrad.text import short
 
 ACTIVATIONS = (
     "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu",
@@ -205,11 +210,6 @@ class RunConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
-    def to_query(self, full: bool = False) -> str:
-        """Readable `field=value&...` pairs (only non-defaults unless full)."""
-        items = self.to_dict() if full else self.changed()
-        return urlencode({k: _to_text(v) for k, v in items.items()})
-
     @classmethod
     def from_dict(cls, data: Any) -> RunConfig:
         """Build from a mapping of field -> value (values may be strings)."""
@@ -228,23 +228,6 @@ class RunConfig:
             raise ConfigError("config", f"not valid JSON ({str(exc)[:80]})") from None
         return cls.from_dict(data)
 
-    @classmethod
-    def from_query(cls, query: str | dict[str, Any], base: RunConfig | None = None) -> RunConfig:
-        """Parse URL query pairs on top of `base` (default RunConfig()).
-
-        A `preset=NAME` pair starts from that preset. Unknown keys are an error.
-        """
-        pairs = dict(parse_qsl(query, keep_blank_values=True)) if isinstance(query, str) else dict(query)
-        pairs = {k: (v[-1] if isinstance(v, list) and v else v) for k, v in pairs.items()}
-        if "preset" in pairs:
-            from vgrad.presets import preset
-
-            base = preset(str(pairs.pop("preset")))
-        base = base or cls()
-        data = base.to_dict()
-        data.update(pairs)
-        return cls.from_dict(data)
-
     def with_values(self, **changes: Any) -> RunConfig:
         """dataclasses.replace, but string values are parsed like URL values."""
         return RunConfig.from_dict({**self.to_dict(), **changes})
@@ -258,6 +241,8 @@ def parse_value(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
+    if rule.kind is not str and not text.isascii():  # float() would read "٣" as 3
+        raise ConfigError(name, f"expected {rule.describe()}, got {text[:40]!r}")
     if rule.kind is bool:
         low = text.lower()
         if low in ("1", "true", "yes", "on"):
@@ -276,7 +261,7 @@ def parse_value(name: str, value: Any) -> Any:
     if rule.kind is float:
         try:
             return float(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ConfigError(name, f"expected {rule.describe()}, got {text[:40]!r}") from None
     return text
 
@@ -287,17 +272,17 @@ def _check(name: str, rule: Field, value: Any) -> Any:
             return value
         if isinstance(value, int | float) and value in (0, 1):
             return bool(value)
-        raise ConfigError(name, f"expected true or false, got {_short(value)}")
+        raise ConfigError(name, f"expected true or false, got {short(value)}")
     if rule.kind is str:
         if isinstance(value, str) and value.strip().lower() in rule.choices:
             return value.strip().lower()
-        raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+        raise ConfigError(name, f"expected {rule.describe()}, got {short(value)}")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+        raise ConfigError(name, f"expected {rule.describe()}, got {short(value)}")
     if rule.kind is int:
         if isinstance(value, float):
             if not math.isfinite(value) or value != int(value):
-                raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+                raise ConfigError(name, f"expected {rule.describe()}, got {short(value)}")
             value = int(value)
     else:
         try:
@@ -305,21 +290,14 @@ def _check(name: str, rule: Field, value: Any) -> Any:
         except OverflowError:
             raise ConfigError(name, f"expected {rule.describe()}, got a number too large") from None
         if not math.isfinite(value):
-            raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+            raise ConfigError(name, f"expected {rule.describe()}, got {short(value)}")
     if not (rule.low <= value <= rule.high):
-        raise ConfigError(name, f"expected {rule.describe()}, got {_short(value)}")
+        raise ConfigError(name, f"expected {rule.describe()}, got {short(value)}")
     return value
 
 
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long to print
-        return f"an integer of {value.bit_length()} bits"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _to_text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A field value as link or CLI text (floats round-trip exactly)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

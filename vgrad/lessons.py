@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vgrad.config import ACTIVATIONS
+from vgrad.records import StepRecord
+
+if TYPE_CHECKING:
+    from vgrad.run import Run
 
 SELU_SCALE = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
@@ -119,25 +124,24 @@ def bound_table(depths, names=ACTIVATIONS, alpha: float = 0.3) -> dict[str, np.n
 # --- from a run's records ------------------------------------------------------------
 
 
-def chain_factors(step_record: dict) -> dict[str, list[float]]:
+def chain_factors(step_record: StepRecord) -> dict[str, list[float]]:
     """The chain rule, layer by layer, from one step record's RMS dL/da.
 
     factor[i] = rms(dL/da_i) / rms(dL/da_{i+1}): what going back through layer i+1 multiplied the
     gradient by. Their product is first / last (the chain rule as a product). Layers without a
     value are skipped. Returns {"layers": [...indices...], "rms": [...], "factors": [...]}.
     """
-    values = step_record.get("act_grad_rms") or []
+    values = step_record.act_grad_rms
     idx = [i for i, v in enumerate(values) if v is not None and math.isfinite(v) and v > 0]
     rms = [float(values[i]) for i in idx]
     factors = [rms[k] / rms[k + 1] for k in range(len(rms) - 1)]
     return {"layers": idx, "rms": rms, "factors": factors}
 
 
-def init_spread(step_record: dict) -> dict[str, list[float]]:
+def init_spread(step_record: StepRecord) -> dict[str, list[float]]:
     """Activation std and RMS dL/da per layer from a run's first step (the network at initialisation)."""
-    return {"act_std": list(step_record.get("act_std") or []),
-            "act_grad_rms": list(step_record.get("act_grad_rms") or []),
-            "grad_norm": list(step_record.get("grad_norm") or [])}
+    return {"act_std": list(step_record.act_std), "act_grad_rms": list(step_record.act_grad_rms),
+            "grad_norm": list(step_record.grad_norm)}
 
 
 @dataclass
@@ -178,19 +182,20 @@ def adam_replay(grads: list[np.ndarray], lr: float, beta_1: float = ADAM_BETA_1,
     return total
 
 
-def first_layer_gradients(run) -> dict[int, np.ndarray]:
+def first_layer_gradients(run: Run) -> dict[int, np.ndarray]:
     """step -> true first-layer kernel gradient, from the run's snapshot records of layer 0."""
-    return {int(s["step"]): np.asarray(s["grad"], dtype=float) for s in run.snapshots if s.get("layer_index") == 0}
+    return {s.step: np.asarray(s.grad, dtype=float) for s in run.snapshots if s.layer_index == 0}
 
 
-def update_vs_gradient(run) -> UpdateVsGradient | None:
+def update_vs_gradient(run: Run) -> UpdateVsGradient | None:
     """The notebook's estimate against the true first-layer gradient (None until both records exist)."""
-    weights = run.info.get("weights") or {}
+    weights = run.weights
     grads = first_layer_gradients(run)
     if "initial" not in weights or "final" not in weights or 0 not in grads:
         return None
-    lr = float(run.info.get("start", {}).get("lr") or run.config.learning_rate)
-    initial, final = np.asarray(weights["initial"], dtype=float), np.asarray(weights["final"], dtype=float)
+    lr = float(run.learning_rate)
+    initial = np.asarray(weights["initial"].kernel, dtype=float)
+    final = np.asarray(weights["final"].kernel, dtype=float)
     estimate = (initial - final) / lr
     gradient = grads[0]
     steps = len(run.steps)

@@ -15,7 +15,7 @@ VGRAD_MAX_RUNNING            2            jobs of one client training at the sam
 VGRAD_MAX_QUEUED             64           jobs waiting in the queue, all clients together
 
 Snapshot memory needs no variable of its own: the engine keeps at most
-max(vgrad.engine.SNAPSHOT_BUDGET, 2 x parameters) gradient numbers per run, so
+max(vgrad.train.engine.SNAPSHOT_BUDGET, 2 x parameters) gradient numbers per run, so
 VGRAD_MAX_PARAMS bounds it. Every preset in vgrad.presets passes the defaults.
 
     >>> check(RunConfig(hidden_layers=64, units=256), Limits())
@@ -93,7 +93,7 @@ def env_int(name: str, text: str, low: int = 0) -> int:
 
 
 def count_params(config: RunConfig) -> int:
-    """Parameters of the network `vgrad.models.build(config)` makes (BatchNorm statistics included)."""
+    """Parameters of the network `vgrad.train.models.build(config)` makes (BatchNorm statistics included)."""
     c = config
     if c.family == "rnn":
         total, width = 0, c.n_features

@@ -1,7 +1,8 @@
 """Named experiments: the notebook's three runs, one per remedy, and paper reproductions.
 
 `preset(name)` returns a RunConfig; `COMPARISONS` groups presets that are meant to be
-seen side by side, each with the pattern a person should expect.
+seen side by side, each with the pattern a person should expect (`expect`) and, as data, the
+checks that decide whether the runs show it (`checks`, evaluated by vgrad.readings.verdict).
 """
 
 from __future__ import annotations
@@ -19,12 +20,37 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One expected relation between runs of a comparison (read by vgrad.readings.verdict).
+
+    measure: a name in vgrad.readings.MEASURES: a number or a word read off each run.
+    runs, against: which runs. A tuple of positions in the comparison, or a selector on their
+        configs: "cell=lstm", "global_clipnorm!=0", joined by "&" (all hold); "a|b" takes the first
+        alternative that selects any run.
+    test: how the measure of each of `runs` relates to each of `against`, or to `value`:
+        "gap"  m(run) - m(other) >= value     "ratio" m(run) / m(other) >= value
+        "less" m(run) < m(other)              "more"  m(run) > m(other)
+        "at_most" m(run) <= value             "above" m(run) > value
+        "in"   m(run) is one of value (words)  "not_in" m(run) is none of value
+    A check whose runs select nothing does not apply; the verdict holds when every check that
+    applies holds.
+    """
+
+    measure: str
+    runs: tuple[int, ...] | str
+    test: str
+    against: tuple[int, ...] | str = ()
+    value: float | tuple[str, ...] = 0.0
+
+
+@dataclass(frozen=True)
 class Comparison:
     name: str
     title: str
     presets: tuple[str, ...]
     expect: str
     paper: str = ""
+    checks: tuple[Check, ...] = ()
 
 
 # The notebook: make_classification defaults, 75/25 split, Adam(lr=0.1), batch 32, one epoch.
@@ -111,46 +137,64 @@ _SPECS: list[tuple[str, str, dict]] = [
           global_clipnorm=1.0)),
 ]
 
+# Ioffe & Szegedy, He et al. 2016: the fixed net ends with a lower loss and a larger early gradient.
+_LOWER_LOSS_BIGGER_GRADIENT = (
+    Check("status", (0, 1), "not_in", value=("diverged", "failed")),
+    Check("final_loss", (1,), "less", (0,)),
+    Check("early_first_grad", (1,), "more", (0,)),
+)
+
 PRESETS: dict[str, Preset] = {name: Preset(name, desc, RunConfig(**fields)) for name, desc, fields in _SPECS}
 
 COMPARISONS: dict[str, Comparison] = {c.name: c for c in [
     Comparison("notebook", "The notebook: deep sigmoid vs shallow vs ReLU",
                ("notebook-deep-sigmoid", "notebook-shallow-sigmoid", "notebook-deep-relu"),
                "The deep sigmoid net's first-layer gradient is orders of magnitude below its last layer's; "
-               "the shallow and the ReLU nets keep them closer."),
+               "the shallow and the ReLU nets keep them closer.",
+               checks=(Check("attenuation", (0,), "gap", (1, 2), 1.0),)),
     Comparison("remedies", "Every remedy against the deep-sigmoid baseline",
                ("deep-sigmoid", "remedy-relu", "remedy-batchnorm", "remedy-residual", "remedy-clipping",
                 "remedy-dropout-l2"),
                "ReLU, BatchNorm and residual connections raise the first layers' gradients; "
-               "clipping and dropout/L2 barely change a vanishing gradient."),
+               "clipping and dropout/L2 barely change a vanishing gradient.",
+               checks=(Check("early_first_grad", (1, 2, 3), "ratio", (0,), 3.0),)),
     Comparison("glorot-bengio", "Glorot & Bengio 2010: standard vs normalized init (tanh)",
                ("glorot-tanh-standard", "glorot-tanh-normalized"),
                "With standard init the back-propagated gradient dL/da shrinks toward the input; "
                "with normalized init it stays about the same size across layers.",
-               paper="Glorot & Bengio (2010)"),
+               paper="Glorot & Bengio (2010)",
+               checks=(Check("act_grad_attenuation_at_start", (0,), "gap", (1,), 0.2),)),
     Comparison("he-init", "He et al. 2015: deep ReLU, small init vs He init",
                ("he-relu-small-init", "he-relu-he-init"),
                "Small init: gradients vanish and the loss stays flat near ln 2 = 0.69; He init: the loss falls.",
-               paper="He et al. (2015)"),
+               paper="He et al. (2015)",
+               checks=(Check("loss_verdict", (0,), "in", value=("flat", "barely moved")),
+                       Check("loss_verdict", (1,), "in", value=("learned",)))),
     Comparison("batchnorm", "Ioffe & Szegedy 2015: sigmoid with and without BatchNorm",
                ("ioffe-sigmoid-plain", "ioffe-sigmoid-bn"),
                "BatchNorm trains faster and keeps the first layer's gradient up.",
-               paper="Ioffe & Szegedy (2015)"),
+               paper="Ioffe & Szegedy (2015)", checks=_LOWER_LOSS_BIGGER_GRADIENT),
     Comparison("residual", "He et al. 2016: plain vs residual at 32 layers",
                ("resnet-plain", "resnet-residual"),
                "The plain net's first-layer gradient is orders of magnitude below its last and its loss stays "
                "near ln 2; the residual net keeps the gradient and reaches a far lower training loss.",
-               paper="He et al. (2016)"),
+               paper="He et al. (2016)", checks=_LOWER_LOSS_BIGGER_GRADIENT),
     Comparison("rnn", "Bengio 1994 / Hochreiter 1997: SimpleRNN vs LSTM vs GRU at 40 steps",
                ("rnn-simple", "rnn-lstm", "rnn-gru"),
                "The SimpleRNN's gradient with respect to early inputs vanishes and it stays near chance on "
                "validation; the LSTM (forget-gate bias 1) keeps enough of it to learn the task. The GRU starts "
                "with its update gate near 0.5, so its step-0 gradient starts even smaller: see whether it recovers.",
-               paper="Bengio et al. (1994); Hochreiter & Schmidhuber (1997)"),
+               paper="Bengio et al. (1994); Hochreiter & Schmidhuber (1997)",
+               # The LSTM is the expected bridge; the GRU may or may not recover (without an LSTM,
+               # any gated cell is compared).
+               checks=(Check("time_kept", "cell=simple_rnn", "less", "cell=lstm|cell!=simple_rnn"),
+                       Check("val_accuracy", "cell=simple_rnn", "less", "cell=lstm|cell!=simple_rnn"))),
     Comparison("clipping", "Pascanu et al. 2013: exploding RNN, clipping off vs on",
                ("rnn-exploding", "rnn-exploding-clipped"),
                "Recurrent gain 3 > 1/gamma = 1: gradient norms spike; clipping the global norm at 1 bounds every update.",
-               paper="Pascanu et al. (2013)"),
+               paper="Pascanu et al. (2013)",
+               checks=(Check("clip_overshoot", "global_clipnorm!=0", "at_most", value=0.001),
+                       Check("max_norm", "global_clipnorm=0&clipnorm=0&clipvalue=0", "above", value=1.0))),
 ]}
 
 

@@ -11,17 +11,15 @@
 A save is one transaction in a WAL-mode database: a crash or a kill mid-save leaves the
 runs saved before it intact and no half-written run. The file carries a schema version;
 a store written by a newer vgrad is refused with StoreError rather than misread.
-Names and notes are stored exactly as given: escape them when showing them.
+Names and notes are stored exactly as given: escape them when showing them (vgrad.text).
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import math
-import re
 import sqlite3
 import time
 import zlib
@@ -202,7 +200,7 @@ class RunStore:
         with self._transaction() as db:
             cur = db.execute(
                 "INSERT INTO runs (name, note, created, status, summary, body, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, note, time.time(), run.status, summary, body, len(text)))
+                (name, note, time.time(), str(run.status), summary, body, len(text)))
             return int(cur.lastrowid)
 
     def import_json(self, text: str | bytes, name: str | None = None) -> int:
@@ -296,7 +294,7 @@ class RunStore:
             if not isinstance(run, Run) or not run.done:
                 raise StoreError("every run of a comparison must have ended before it is saved")
             text = run.to_json()
-            prepared.append((_check_name(run_name), run.status, json.dumps(summarize(run), default=str),
+            prepared.append((_check_name(run_name), str(run.status), json.dumps(summarize(run), default=str),
                              zlib.compress(text.encode("utf-8"), 6), len(text)))
         with self._transaction() as db:
             now = time.time()
@@ -389,24 +387,6 @@ def parse_run_json(text: str | bytes) -> Run:
     if not run.done:
         raise StoreError("not a vgrad run file: its status is 'running' (only ended runs are exported)")
     return run
-
-
-# --- showing user text ----------------------------------------------------------------
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$])")
-
-
-def escape_markdown(text: Any) -> str:
-    """User text for st.markdown / st.subheader / st.error: shown exactly, never as HTML or Markdown.
-
-    `<script>` stays visible text (`&lt;script&gt;`), `**bold**`, `[link](url)`, `$x$` and
-    `:red[...]` lose their meaning. Table cells (st.dataframe) and widget labels need no escaping.
-    """
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", "  \n")
-
-
-def escape_label(text: Any) -> str:
-    """User text for Plotly titles and legends, which render a few HTML tags."""
-    return html.escape(str(text), quote=False)
 
 
 # --- helpers -------------------------------------------------------------------------

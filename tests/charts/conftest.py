@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import vgrad
@@ -9,12 +11,12 @@ from vgrad.run import Run
 
 
 @pytest.fixture(scope="session")
-def real_records() -> list[dict]:
-    from vgrad.engine import train
+def real_records() -> list:
+    from vgrad.train.engine import train
 
-    records: list[dict] = []
+    records: list = []
     train(vgrad.preset("notebook-deep-sigmoid").with_values(epochs=5), on_record=records.append)
-    assert records[-1]["kind"] == "status" and records[-1]["status"] == "finished", records[-1]
+    assert records[-1].kind == "status" and records[-1].status == "finished", records[-1]
     return records
 
 
@@ -24,13 +26,7 @@ def real_run(real_records) -> Run:
 
 
 @pytest.fixture(scope="session")
-def long_steps(real_run) -> list[dict]:
+def long_steps(real_run) -> list:
     """5,000 synthetic step records shaped like the real ones (cycling through them)."""
     base = real_run.steps
-    out = []
-    for i in range(5000):
-        rec = dict(base[i % len(base)])
-        rec["step"] = i
-        rec["epoch"] = i // 3
-        out.append(rec)
-    return out
+    return [dataclasses.replace(base[i % len(base)], step=i, epoch=i // 3) for i in range(5000)]

@@ -1,10 +1,11 @@
-"""Chart functions on real records from vgrad.engine.train."""
+"""Chart functions on real records from vgrad.train.engine.train."""
 
 from __future__ import annotations
 
 import json
 import math
 import sys
+from dataclasses import replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -33,7 +34,7 @@ def test_heatmap_z_is_log10_of_real_grad_norms_input_at_bottom(real_run):
     hm = fig.data[0]
     assert isinstance(hm, go.Heatmap)
     z = _z(fig)
-    expected = np.log10(np.array([s["grad_norm"] for s in real_run.steps], dtype=float)).T
+    expected = np.log10(np.array([s.grad_norm for s in real_run.steps], dtype=float)).T
     assert z.shape == expected.shape == (len(real_run.layers), len(real_run.steps))
     np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-5)
     # Rows go input -> output; plotly draws the first category at the bottom.
@@ -51,7 +52,7 @@ def test_heatmap_z_is_log10_of_real_grad_norms_input_at_bottom(real_run):
 def test_heatmap_switches_to_backpropagated_gradient(real_run):
     fig = charts.gradient_heatmap(real_run.steps, real_run.layers, stat="act_grad_rms")
     z = _z(fig)
-    vals = np.array([[np.nan if v is None else v for v in s["act_grad_rms"]] for s in real_run.steps]).T
+    vals = np.array([[np.nan if v is None else v for v in s.act_grad_rms] for s in real_run.steps]).T
     keep = ~np.all(np.isnan(vals), axis=1)  # the output layer has no dL/da row
     np.testing.assert_allclose(z, np.log10(vals[keep]), rtol=1e-5, atol=1e-5)
     assert "dL/da" in fig.data[0].colorbar.title.text
@@ -73,7 +74,7 @@ def test_heatmap_columns_bounded_for_long_runs(long_steps, real_run):
     assert np.all(np.diff(x) > 0)
     # The most recent steps are kept at full resolution.
     np.testing.assert_allclose(x[-150:], np.arange(5000 - 150, 5000))
-    np.testing.assert_allclose(z[:, -1], np.log10(long_steps[-1]["grad_norm"]), rtol=1e-5)
+    np.testing.assert_allclose(z[:, -1], np.log10(long_steps[-1].grad_norm), rtol=1e-5)
     assert len(fig.to_json()) < 60_000
 
 
@@ -98,9 +99,9 @@ def test_loss_accuracy_curves(real_run):
         by_name.setdefault(t.name, []).append(t)
     assert set(by_name) == {"batch loss", "train", "validation"}
     train_loss, train_acc = by_name["train"]
-    assert list(train_loss.y) == pytest.approx([e["loss"] for e in real_run.epochs])
-    assert list(by_name["validation"][1].y) == pytest.approx([e["val_accuracy"] for e in real_run.epochs])
-    assert list(train_loss.x) == [e["step"] for e in real_run.epochs]
+    assert list(train_loss.y) == pytest.approx([e.loss for e in real_run.epochs])
+    assert list(by_name["validation"][1].y) == pytest.approx([e.val_accuracy for e in real_run.epochs])
+    assert list(train_loss.x) == [e.step for e in real_run.epochs]
 
 
 def test_gradient_flow_bars_and_ratio(real_run):
@@ -108,11 +109,11 @@ def test_gradient_flow_bars_and_ratio(real_run):
     fig = charts.gradient_flow(last, real_run.layers)
     bar = fig.data[0]
     assert isinstance(bar, go.Bar) and fig.layout.yaxis.type == "log"
-    assert list(bar.y) == pytest.approx(last["grad_norm"])
+    assert list(bar.y) == pytest.approx(last.grad_norm)
     note = fig.layout.annotations[0].text
     orders = real_run.attenuation_orders()
     assert f"{orders:.1f} orders of magnitude smaller" in note
-    assert f"step {last['step']}" in fig.layout.title.text
+    assert f"step {last.step}" in fig.layout.title.text
 
 
 def test_kernel_gradient_matrix_diverging_centered(real_run):
@@ -122,12 +123,12 @@ def test_kernel_gradient_matrix_diverging_centered(real_run):
     fig = charts.kernel_gradient(snap, real_run.layers)
     hm = fig.data[0]
     z = _z(fig)
-    np.testing.assert_allclose(z, np.array(snap["grad"]), rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(z, np.array(snap.grad), rtol=1e-5, atol=1e-12)
     assert z.shape == (8, 8)
     assert hm.zmid == 0 and hm.zmin == pytest.approx(-hm.zmax)
     assert hm.zmax == pytest.approx(np.abs(z).max(), rel=1e-5)
     # "latest at or before": asking for a step past the end gives the last kept one.
-    assert charts.find_snapshot(real_run.snapshots, 0, step=10**9)["step"] == steps[0][-1]
+    assert charts.find_snapshot(real_run.snapshots, 0, step=10**9).step == steps[0][-1]
 
 
 def test_activation_health(real_run, long_steps):
@@ -135,7 +136,7 @@ def test_activation_health(real_run, long_steps):
     hm = fig.data[0]
     assert all(name.endswith("saturated") for name in hm.y)  # sigmoid layers report saturation
     z = _z(fig)
-    sat = np.array([s["act_saturated"] for s in real_run.steps], dtype=float).T
+    sat = np.array([s.act_saturated for s in real_run.steps], dtype=float).T
     np.testing.assert_allclose(z, sat, atol=1e-6)
     assert (hm.zmin, hm.zmax) == (0, 1)
     assert _z(charts.activation_health(long_steps, real_run.layers)).shape[1] <= 300
@@ -143,26 +144,27 @@ def test_activation_health(real_run, long_steps):
 
 def test_decision_boundary(real_run):
     b = real_run.boundaries[-1]
-    fig = charts.decision_boundary(b, real_run.info["data"])
+    fig = charts.decision_boundary(b, real_run.data)
     contour = fig.data[0]
-    np.testing.assert_allclose(np.array(contour.z, dtype=float), np.array(b["prob"]), atol=1e-6)
+    np.testing.assert_allclose(np.array(contour.z, dtype=float), np.array(b.prob), atol=1e-6)
     assert fig.data[1].contours.start == 0.5
     points = [t for t in fig.data if isinstance(t, go.Scatter)]
-    assert sum(len(t.x) for t in points) == len(real_run.info["data"]["x"])
+    assert sum(len(t.x) for t in points) == len(real_run.data.x)
 
 
-def test_headline_and_banner(real_run):
-    h = charts.headline(real_run, steps_per_second=12.5)
-    assert h.status == "finished" and h.step == h.total_steps == 15 and h.epoch == h.epochs == 5
-    assert h.attenuation == pytest.approx(real_run.attenuation_orders())
-    assert h.val_accuracy == pytest.approx(real_run.epochs[-1]["val_accuracy"])
-    assert "orders" in h.attenuation_text and h.progress == 1.0
-    assert charts.divergence_banner(real_run) is None
+def test_headline_numbers_and_banner(real_run):
+    from vgrad.readings import divergence_banner
     from vgrad.run import Run
+    from vgrad.text import orders_text
 
-    bad = Run.from_records(real_run.config, [*real_run.steps[:2], {
+    assert real_run.status == "finished" and real_run.last_step + 1 == real_run.total_steps == 15
+    assert len(real_run.epochs) == real_run.epochs_total == 5 and real_run.progress == 1.0
+    assert real_run.final_metrics()["val_accuracy"] == pytest.approx(real_run.epochs[-1].val_accuracy)
+    assert "orders" in orders_text(real_run.attenuation_orders())
+    assert divergence_banner(real_run) is None
+    bad = Run.from_records(real_run.config, [real_run.start, *real_run.steps[:2], {
         "kind": "status", "status": "diverged", "step": 1, "message": "diverged at step 1: gradients exploded"}])
-    assert "step 1" in charts.divergence_banner(bad)
+    assert "step 1" in divergence_banner(bad)
 
 
 def test_empty_and_degenerate_inputs_do_not_raise(real_run):
@@ -172,9 +174,9 @@ def test_empty_and_degenerate_inputs_do_not_raise(real_run):
     assert charts.gradient_flow(None, layers).data == ()
     assert charts.kernel_gradient(None).data == ()
     assert charts.decision_boundary(None).data == ()
-    weird = dict(real_run.steps[0], grad_norm=[None, 0.0, math.inf, -1.0, 1e-3, None, None, None, 1.0])
+    weird = replace(real_run.steps[0], grad_norm=(None, 0.0, math.inf, -1.0, 1e-3, None, None, None, 1.0))
     for fig in (charts.gradient_heatmap([weird], layers), charts.gradient_flow(weird, layers),
                 charts.activation_health([weird], layers)):
         json.loads(fig.to_json())
-    short = dict(real_run.steps[0], grad_norm=[1.0])  # wrong length: treated as missing
+    short = replace(real_run.steps[0], grad_norm=(1.0,))  # wrong length: treated as missing
     charts.gradient_heatmap([short, real_run.steps[1]], layers)

@@ -58,7 +58,7 @@ def test_heatmap_grid_shares_one_colour_axis(runs):
     maps = _heatmaps(fig)
     assert len(maps) == 4
     assert {t.coloraxis for t in maps} == {"coloraxis"}
-    values = np.concatenate([np.log10(np.array([s["grad_norm"] for s in r.steps], dtype=float)).ravel()
+    values = np.concatenate([np.log10(np.array([s.grad_norm for s in r.steps], dtype=float)).ravel()
                              for r in all_runs])
     assert fig.layout.coloraxis.cmin == pytest.approx(np.nanmin(values))
     assert fig.layout.coloraxis.cmax == pytest.approx(np.nanmax(values))
@@ -87,16 +87,16 @@ def test_loss_overlay_one_colour_per_run(runs):
     assert [t.name for t in named] == ["a", "b", "c"]
     assert [t.line.color for t in named] == list(C.RUN_COLOURS[:3])
     val = [t for t in fig.data if t.xaxis == "x2"]
-    assert list(val[0].y) == [e["val_accuracy"] for e in runs[0].epochs]
+    assert list(val[0].y) == [e.val_accuracy for e in runs[0].epochs]
     assert any(abs(s.y0 - math.log(2)) < 1e-9 for s in fig.layout.shapes)
 
 
 def test_first_layer_overlay_and_profile(runs):
     fig = C.first_layer_overlay(runs, ["a", "b", "c"])
-    assert list(fig.data[1].y) == pytest.approx([s["grad_norm"][0] for s in runs[1].steps])
+    assert list(fig.data[1].y) == pytest.approx([s.grad_norm[0] for s in runs[1].steps])
     assert fig.layout.yaxis.type == "log"
     prof = C.layer_profile_overlay(runs, ["a", "b", "c"])
-    assert list(prof.data[0].y) == pytest.approx(runs[0].steps[-1]["grad_norm"])
+    assert list(prof.data[0].y) == pytest.approx(runs[0].steps[-1].grad_norm)
     assert list(prof.data[0].x) == [1, 2, 3, 4, 5]
 
 
@@ -152,14 +152,14 @@ def test_bound_product_figure_values():
 def test_chain_and_init_figures():
     run = make_run(n_layers=6)
     step = run.steps[0]
-    names = [layer["name"] for layer in run.layers]
+    names = [layer.name for layer in run.layers]
     c = chain_factors(step)
     fig = LC.chain_figure(c, names)
     bars = [t for t in fig.data if t.type == "bar"][0]
     assert list(bars.y) == pytest.approx(c["factors"])
     assert f"{np.prod(c['factors']):.3g}" in fig.layout.title.text
     init = LC.init_spread_figure(init_spread(step), names)
-    assert list(init.data[0].y) == pytest.approx(step["act_std"])
+    assert list(init.data[0].y) == pytest.approx(step.act_std)
     assert "at least two layers" in LC.chain_figure({"rms": [1.0]}).layout.annotations[0].text
 
 

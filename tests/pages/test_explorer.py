@@ -9,7 +9,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from vgrad.presets import PRESETS
-from vgrad.ui.url_state import parse_params, query_for
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explorer.py")
 
@@ -107,14 +106,6 @@ def test_invalid_combination_is_explained_inline(backend):
     assert at.button(key="ctl_train").disabled
     at.number_input(key="cfg.n_features").set_value(2).run()
     assert not at.sidebar.error and not at.button(key="ctl_train").disabled
-
-
-def test_url_round_trip_for_every_preset():
-    for name, p in PRESETS.items():
-        parsed = parse_params(query_for(p.config, name))
-        assert parsed.config == p.config and parsed.preset == name and not parsed.problems
-        edited = p.config.with_values(epochs=7, seed=3)
-        assert parse_params(query_for(edited, name)).config == edited
 
 
 def test_training_from_the_page_produces_records(backend):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from vgrad.records import Record, StatusRecord
 from vgrad.service.client import BackendClient
 
 # Three optimizer steps of a 2-layer net on 75 examples.
@@ -24,15 +25,15 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60.0, every: floa
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
 
 
-def read_all(client: BackendClient, job_id: str, timeout: float = 90.0) -> list[dict]:
-    """Poll records by offset until the status record; returns them all."""
-    records: list[dict] = []
+def read_all(client: BackendClient, job_id: str, timeout: float = 90.0) -> list[Record]:
+    """Poll records by offset until the status record; returns them all (typed)."""
+    records: list[Record] = []
 
     def more() -> bool:
         page = client.records(job_id, offset=len(records))
-        assert page["next"] == len(records) + len(page["records"])
-        records.extend(page["records"])
-        return bool(records) and records[-1]["kind"] == "status"
+        assert page.next == len(records) + len(page.records)
+        records.extend(page.records)
+        return bool(records) and isinstance(records[-1], StatusRecord)
 
     wait_for(more, timeout, every=0.05, what=f"job {job_id} to end")
     return records

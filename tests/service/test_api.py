@@ -9,6 +9,7 @@ import requests
 
 from tests.service.helpers import LONG, TINY, read_all, wait_for, wait_step_stable
 from vgrad.config import RunConfig
+from vgrad.records import parse
 from vgrad.service.client import BackendClient, BackendError
 
 
@@ -29,13 +30,13 @@ def test_submit_and_read_records_to_completion(client):
     job = client.submit(RunConfig(**TINY), client_id="api-read", label="tiny")
     assert job["status"] in ("queued", "running")
     records = read_all(client, job["id"])
-    kinds = [r["kind"] for r in records]
+    kinds = [r.kind for r in records]
     assert kinds[0] == "start" and kinds[-1] == "status"
-    assert records[-1]["status"] == "finished"
-    steps = [r["step"] for r in records if r["kind"] == "step"]
+    assert records[-1].status == "finished"
+    steps = [r.step for r in records if r.kind == "step"]
     assert steps == list(range(RunConfig(**TINY).total_steps))
     # offsets: a later read returns exactly the tail
-    assert client.records(job["id"], offset=len(records) - 2)["records"] == records[-2:]
+    assert client.records(job["id"], offset=len(records) - 2).records == records[-2:]
     summary = client.job(job["id"])
     assert summary["status"] == "finished" and summary["step"] == len(steps)
     assert summary["config"]["hidden_layers"] == 2 and summary["label"] == "tiny"
@@ -49,11 +50,11 @@ def test_events_stream_every_record_then_ends(client, backend_url):
     with requests.get(f"{backend_url}/jobs/{job['id']}/events", stream=True, timeout=60) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
         lines = list(resp.iter_lines(decode_unicode=True))  # the server ends the stream
-    data = [json.loads(line[5:]) for line in lines if line.startswith("data:")]
+    data = [parse(json.loads(line[5:])) for line in lines if line.startswith("data:")]
     ids = [int(line[3:]) for line in lines if line.startswith("id:")]
     assert ids == list(range(len(data)))
-    assert data[0]["kind"] == "start" and data[-1]["kind"] == "status"
-    assert data == client.records(job["id"])["records"]
+    assert data[0].kind == "start" and data[-1].kind == "status"
+    assert data == client.records(job["id"]).records
     # the Python client, from an offset
     assert list(client.events(job["id"], offset=3)) == data[3:]
 
@@ -75,8 +76,8 @@ def test_pause_step_resume_stop(client):
     assert client.job(jid)["paused"] is False
     client.control(jid, "stop")
     records = read_all(client, jid)
-    assert records[-1]["status"] == "cancelled"
-    assert "stopped by request" in records[-1]["message"]
+    assert records[-1].status == "cancelled"
+    assert "stopped by request" in records[-1].message
     done = client.job(jid)
     assert done["status"] == "cancelled" and done["step"] < RunConfig(**LONG).total_steps
     with pytest.raises(BackendError) as err:
@@ -125,7 +126,10 @@ def test_unknown_job_and_action(client, backend_url):
     with pytest.raises(BackendError) as err:
         client.records("nope")
     assert err.value.status == 404 and "nope" in str(err.value)
-    assert requests.post(f"{backend_url}/jobs/nope/explode", timeout=10).status_code in (404, 405)
+    resp = requests.post(f"{backend_url}/jobs/nope/explode", timeout=10)
+    assert resp.status_code == 400 and "pause" in resp.json()["detail"] and "stop" in resp.json()["detail"]
+    with pytest.raises(BackendError, match="unknown action"):
+        client.control("nope", "explode")
 
 
 def test_diverging_job_reports_why_and_others_still_train(client):
@@ -133,8 +137,8 @@ def test_diverging_job_reports_why_and_others_still_train(client):
                          "init_std": 10.0, "optimizer": "sgd", "learning_rate": 100.0}, client_id="api-diverge")
     good = client.submit(TINY, client_id="api-diverge")
     bad_records = read_all(client, bad["id"])
-    assert bad_records[-1]["status"] == "diverged"
-    assert "diverged at step" in bad_records[-1]["message"]
-    assert client.job(bad["id"])["message"] == bad_records[-1]["message"]
-    assert read_all(client, good["id"])[-1]["status"] == "finished"
+    assert bad_records[-1].status == "diverged"
+    assert "diverged at step" in bad_records[-1].message
+    assert client.job(bad["id"])["message"] == bad_records[-1].message
+    assert read_all(client, good["id"])[-1].status == "finished"
     assert client.health()["ready"] is True

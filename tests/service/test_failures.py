@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from tests.service.helpers import read_all, wait_for
+from vgrad.records import LAYER_STATS, StartRecord, Status, StatusRecord, StepRecord
 from vgrad.service.app import create_app
 from vgrad.service.client import BackendClient
 from vgrad.service.launcher import free_port
@@ -20,22 +21,24 @@ from vgrad.service.settings import Settings
 
 
 def fake_train(config, on_record=None, should_stop=None, pace=None):
-    """Emits the record shapes the engine does; seed 13 crashes mid-run, seed 14 ends without status."""
-    on_record({"kind": "start", "layers": [], "total_steps": config.total_steps})
+    """Emits the record kinds the engine does; seed 13 crashes mid-run, seed 14 ends without status."""
+    on_record(StartRecord(layers=(), n_train=75, n_val=25, steps_per_epoch=3, total_steps=config.total_steps,
+                          family="mlp"))
     step = 0
     while step < config.total_steps:
         limit = pace() if pace else None
         for _ in range(limit or 1):
             if should_stop():
-                on_record({"kind": "status", "status": "cancelled", "step": step - 1, "message": "stopped"})
+                on_record(StatusRecord(status=Status.CANCELLED, step=step - 1, message="stopped"))
                 return None
             if config.seed == 13 and step == 2:
                 raise RuntimeError("boom: the model exploded in a way nobody expected")
-            on_record({"kind": "step", "step": step, "epoch": 0, "loss": float("nan")})
+            on_record(StepRecord(step=step, epoch=0, loss=0.5, global_norm=1.0,
+                                 **{k: (float("nan"),) for k in LAYER_STATS}))
             step += 1
             time.sleep(0.01)
     if config.seed != 14:
-        on_record({"kind": "status", "status": "finished", "step": step - 1, "message": f"trained {step} steps"})
+        on_record(StatusRecord(status=Status.FINISHED, step=step - 1, message=f"trained {step} steps"))
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +60,15 @@ def test_crashing_job_shows_its_message_and_the_worker_serves_the_next(fake_serv
     crash = c.submit({"seed": 13, "epochs": 5}, "f")["id"]
     after = c.submit({"seed": 1, "epochs": 2}, "f")["id"]
     records = read_all(c, crash)
-    assert records[-1]["status"] == "failed"
-    assert "RuntimeError: boom" in records[-1]["message"]
+    assert records[-1].status == "failed"
+    assert "RuntimeError: boom" in records[-1].message
     assert c.job(crash)["status"] == "failed" and "boom" in c.job(crash)["message"]
-    assert [r["step"] for r in records if r["kind"] == "step"] == [0, 1]
-    # the single worker survived and ran the next job; NaN arrived as null
+    assert [r.step for r in records if r.kind == "step"] == [0, 1]
+    # the single worker survived and ran the next job; a NaN statistic arrived as null
     tail = read_all(c, after)
-    assert tail[-1]["status"] == "finished" and tail[1]["loss"] is None
+    assert tail[-1].status == "finished" and tail[1].grad_norm == (None,)
     silent = c.submit({"seed": 14, "epochs": 1}, "f")["id"]
-    assert read_all(c, silent)[-1]["message"] == "the training ended without a status record"
+    assert read_all(c, silent)[-1].message == "the training ended without a status record"
     assert c.health()["ok"] is True
 
 
@@ -83,4 +86,4 @@ def test_step_runs_exactly_one_step(fake_service):
     time.sleep(0.3)
     assert c.job(jid)["step"] == held + 3
     c.control(jid, "resume")
-    assert read_all(c, jid)[-1]["status"] == "finished"
+    assert read_all(c, jid)[-1].status == "finished"

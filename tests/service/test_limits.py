@@ -24,7 +24,7 @@ def test_every_preset_passes_the_defaults():
     {"family": "rnn", "cell": "simple_rnn", "units": 4, "rnn_layers": 3, "activation": "tanh"},
 ])
 def test_param_count_matches_keras(fields):
-    from vgrad.models import build
+    from vgrad.train.models import build
 
     config = RunConfig(**fields)
     assert count_params(config) == build(config).model.count_params()

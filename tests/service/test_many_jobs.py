@@ -24,7 +24,7 @@ def run_round(c: BackendClient, round_no: int) -> list[str]:
 
     def all_ended() -> bool:
         for jid in ids:
-            if jid not in ended and c.records(jid, offset=0)["status"] not in ("queued", "running"):
+            if jid not in ended and c.records(jid, offset=0).status.final:
                 ended.add(jid)
         return len(ended) == len(ids)
 

@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import ServiceProcess
 from tests.service.helpers import LONG, TINY, read_all, wait_for
+from vgrad.records import Status, StatusRecord
 from vgrad.service.client import BackendClient, BackendError
 
 STRICT = {"VGRAD_WORKERS": "1", "VGRAD_MAX_JOBS_PER_CLIENT": "3", "VGRAD_MAX_QUEUED": "3",
@@ -50,15 +51,15 @@ def test_queue_positions_and_caps(strict):
     assert now[a1]["status"] == "cancelled"
     assert now[a2["id"]]["queue_position"] is None and now[a2["id"]]["paused"] is True
     assert now[a3["id"]]["queue_position"] == 1 and now[b1["id"]]["queue_position"] == 2
-    assert c.records(a3["id"])["queue_position"] == 1
+    assert c.records(a3["id"]).queue_position == 1
 
     # a queued job stopped leaves the queue at once, with a status record
     c.control(a3["id"], "stop")
-    assert c.records(a3["id"])["records"] == [
-        {"kind": "status", "status": "cancelled", "step": -1, "message": "stopped by request before it started"}]
+    assert c.records(a3["id"]).records == [
+        StatusRecord(status=Status.CANCELLED, step=-1, message="stopped by request before it started")]
     assert c.job(b1["id"])["queue_position"] == 1
     c.control(a2["id"], "stop")
-    assert read_all(c, b1["id"])[-1]["status"] == "finished"
+    assert read_all(c, b1["id"])[-1].status == "finished"
     assert c.health()["jobs"] == 0
 
 

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from vgrad.records import Layer, StepRecord
+from vgrad.text import MISSING, escape_label
+
 # Colours chosen to stay distinct on a washed-out projector (high saturation, no pastel).
 TRAIN = "#1f5fbf"       # strong blue
 VAL = "#e8590c"         # strong orange
@@ -77,30 +80,21 @@ def _empty_figure_dict(message: str, height: int) -> dict:
     return out
 
 
-def layer_labels(layers: Sequence[dict]) -> list[str]:
-    """'1 dense sigmoid' style labels, numbered from 1 at the input."""
-    out = []
-    for layer in layers:
-        act = layer.get("activation") or ""
-        name = layer.get("name", f"layer {layer.get('index', '?')}")
-        out.append(f"{int(layer.get('index', 0)) + 1}· {name}" + (f" ({act})" if act else ""))
-    return out
+def layer_labels(layers: Sequence[Layer]) -> list[str]:
+    """'1· dense_1 (sigmoid)' style labels, numbered from 1 at the input, escaped for Plotly."""
+    return [escape_label(f"{layer.index + 1}· {layer.name}" + (f" ({layer.activation})" if layer.activation else ""))
+            for layer in layers]
 
 
-def stat_matrix(steps: Sequence[dict], stat: str, n_layers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def stat_matrix(steps: Sequence[StepRecord], stat: str, n_layers: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """(step numbers, values[layer, step]) from step records; None -> nan."""
     if not steps:
         return np.zeros(0, dtype=float), np.zeros((n_layers or 0, 0), dtype=float)
-    n = n_layers if n_layers is not None else len(steps[0].get(stat) or [])
-    rows = []
-    for s in steps:
-        vals = s.get(stat)
-        if not isinstance(vals, list) or len(vals) != n:
-            vals = [None] * n
-        rows.append(vals)
-    arr = np.array(rows, dtype=object).reshape(len(steps), n)
-    values = np.where(arr == None, np.nan, arr).astype(float)  # noqa: E711 (elementwise None test)
-    return np.array([s.get("step", i) for i, s in enumerate(steps)], dtype=float), values.T
+    n = n_layers if n_layers is not None else len(steps[0].stat(stat))
+    rows = [s.stat(stat) if len(s.stat(stat)) == n else (None,) * n for s in steps]
+    values = np.array(rows, dtype=float).reshape(len(steps), n)  # None -> nan
+    return np.array([s.step for s in steps], dtype=float), values.T
 
 
 def safe_log10(values: np.ndarray) -> np.ndarray:
@@ -176,5 +170,5 @@ def log_ticks(lo: float, hi: float, max_ticks: int = 8) -> tuple[list[int], list
 
 def fmt_sci(v: float | None) -> str:
     if v is None or not math.isfinite(v):
-        return "n/a"
+        return MISSING
     return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.2e}"

@@ -21,9 +21,10 @@ from vgrad.charts._common import (
     layer_labels,
     stat_matrix,
 )
+from vgrad.records import Layer, StepRecord
 
 
-def health_grid(steps: Sequence[dict], layers: Sequence[dict], max_columns: int = MAX_COLUMNS,
+def health_grid(steps: Sequence[StepRecord], layers: Sequence[Layer], max_columns: int = MAX_COLUMNS,
                 recent: int = RECENT_COLUMNS) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(x, fraction[layer, column], row labels) merging act_saturated and act_dead per layer."""
     n = len(layers)
@@ -45,7 +46,7 @@ def health_grid(steps: Sequence[dict], layers: Sequence[dict], max_columns: int 
     return x, z, names
 
 
-def activation_health(steps: Sequence[dict], layers: Sequence[dict], *, height: int | None = None,
+def activation_health(steps: Sequence[StepRecord], layers: Sequence[Layer], *, height: int | None = None,
                       max_columns: int = MAX_COLUMNS) -> go.Figure:
     """Heatmap (input layer at the bottom) of the fraction of units that pass (almost) no gradient."""
     if not steps or not layers:

@@ -28,6 +28,7 @@ from vgrad.charts._common import (
 )
 from vgrad.charts.heatmap import log_range, log_stat_grid
 from vgrad.run import Run
+from vgrad.text import escape_label
 
 # One strong colour per run slot (up to 6 runs), distinct from each other on a projector.
 RUN_COLOURS = ("#1f5fbf", "#e8590c", "#2b8a3e", "#c2255c", "#6741d9", "#0c8599")
@@ -68,7 +69,8 @@ def heatmap_grid(runs: Sequence[Run], labels: Sequence[str], stat: str = "grad_n
         lo, hi = lo - 0.5, hi + 0.5
     cols = max(1, min(columns, len(runs)))
     rows = math.ceil(len(runs) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[str(x) for x in labels],
+    labels = [escape_label(x) for x in labels]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=labels,
                         horizontal_spacing=0.06, vertical_spacing=0.14 if rows > 1 else 0.08)
     for i, run in enumerate(runs):
         r, c = divmod(i, cols)
@@ -98,8 +100,8 @@ def heatmap_grid(runs: Sequence[Run], labels: Sequence[str], stat: str = "grad_n
 def _epoch_col(run: Run, key: str) -> tuple[list[float], list[float]]:
     xs, ys = [], []
     for e in run.epochs:
-        v = e.get(key)
-        xs.append(e.get("step", math.nan))
+        v = getattr(e, key)
+        xs.append(e.step)
         ys.append(float(v) if isinstance(v, int | float) and math.isfinite(v) else math.nan)
     return xs, ys
 
@@ -111,11 +113,11 @@ def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 36
         return empty_figure("loss and accuracy: no steps yet", height)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Validation accuracy"),
                         horizontal_spacing=0.1)
-    for i, (run, lab) in enumerate(zip(runs, labels, strict=True)):
+    for i, (run, lab) in enumerate(zip(runs, [escape_label(x) for x in labels], strict=True)):
         colour = run_colour(i)
         if run.steps:
-            x = np.array([s["step"] for s in run.steps], dtype=float)
-            y = np.array([s.get("loss") if s.get("loss") is not None else np.nan for s in run.steps], dtype=float)
+            x = np.array([s.step for s in run.steps], dtype=float)
+            y = np.array([s.loss for s in run.steps], dtype=float)
             xs, ys = downsample_line(x, y, 400)
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=colour, width=1), opacity=0.35,
                                      legendgroup=lab, showlegend=False, name=f"{lab} batch",
@@ -147,11 +149,11 @@ def first_layer_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str = 
     if not any(r.steps for r in runs):
         return empty_figure(f"first-layer {label}: no steps yet", height)
     fig = go.Figure()
-    for i, (run, lab) in enumerate(zip(runs, labels, strict=True)):
+    for i, (run, lab) in enumerate(zip(runs, [escape_label(x) for x in labels], strict=True)):
         if not run.steps:
             continue
-        x = np.array([s["step"] for s in run.steps], dtype=float)
-        y = np.array([_first(s.get(stat)) for s in run.steps], dtype=float)
+        x = np.array([s.step for s in run.steps], dtype=float)
+        y = run.first_layer_grad(stat)
         y[~(y > 0)] = np.nan
         xs, ys = downsample_line(x, y, 500)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=str(lab), line=dict(color=run_colour(i), width=2.5),
@@ -161,13 +163,6 @@ def first_layer_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str = 
     return legend_below(base_layout(fig, f"First-layer gradient {label} over training (log scale)", height=height))
 
 
-def _first(values) -> float:
-    if not values:
-        return math.nan
-    v = values[0]
-    return float(v) if isinstance(v, int | float) and math.isfinite(v) else math.nan
-
-
 def layer_profile_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str = "grad_norm", *,
                           step: int = -1, height: int = 340) -> go.Figure:
     """`stat` per layer at one step (default: each run's latest), one line per run, log y axis."""
@@ -175,11 +170,11 @@ def layer_profile_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str 
     if not any(r.steps for r in runs):
         return empty_figure(f"{label} per layer: no steps yet", height)
     fig = go.Figure()
-    for i, (run, lab) in enumerate(zip(runs, labels, strict=True)):
+    for i, (run, lab) in enumerate(zip(runs, [escape_label(x) for x in labels], strict=True)):
         if not run.steps:
             continue
-        rec = run.steps[step] if -len(run.steps) <= step < len(run.steps) else run.steps[-1]
-        y = np.array([_first([v]) for v in rec.get(stat) or []], dtype=float)
+        rec = run.step_record(step) or run.steps[-1]
+        y = np.array(rec.stat(stat), dtype=float)
         y[~(y > 0)] = np.nan
         x = np.arange(1, len(y) + 1)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=str(lab),

@@ -13,17 +13,19 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from vgrad.charts._common import TRAIN, VAL, base_layout, downsample_line, empty_figure
+from vgrad.records import EpochRecord, StepRecord
 
 
-def _col(rows: Sequence[dict], key: str) -> list[float]:
+def _col(rows: Sequence[EpochRecord | StepRecord], key: str) -> list[float]:
     out = []
     for r in rows:
-        v = r.get(key)
+        v = getattr(r, key)
         out.append(float(v) if isinstance(v, int | float) and math.isfinite(v) else math.nan)
     return out
 
 
-def loss_accuracy(epochs: Sequence[dict], steps: Sequence[dict] = (), *, height: int = 340) -> go.Figure:
+def loss_accuracy(epochs: Sequence[EpochRecord], steps: Sequence[StepRecord] = (), *,
+                  height: int = 340) -> go.Figure:
     """Two panels: loss (per-step batch loss faint, per-epoch train/val) and accuracy (train/val).
 
     The x axis is the training step, so the curves line up with the gradient heatmap.
@@ -32,14 +34,14 @@ def loss_accuracy(epochs: Sequence[dict], steps: Sequence[dict] = (), *, height:
         return empty_figure("loss and accuracy: no steps yet", height)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
     if steps:
-        x = np.array([s.get("step", i) for i, s in enumerate(steps)], dtype=float)
+        x = np.array([s.step for s in steps], dtype=float)
         xs, ys = downsample_line(x, np.array(_col(steps, "loss")))
         fig.add_trace(go.Scatter(x=xs, y=ys, name="batch loss", mode="lines",
                                  line=dict(color=TRAIN, width=1), opacity=0.35,
                                  hovertemplate="step %{x:.0f}<br>batch loss %{y:.4f}<extra></extra>"), 1, 1)
     if epochs:
-        ex = [e.get("step", i) for i, e in enumerate(epochs)]
-        epoch_no = [e.get("epoch", i) for i, e in enumerate(epochs)]
+        ex = [e.step for e in epochs]
+        epoch_no = [e.epoch for e in epochs]
         mode = "lines+markers" if len(epochs) <= 60 else "lines"
         for key, name, colour, col, show in (
             ("loss", "train", TRAIN, 1, True), ("val_loss", "validation", VAL, 1, True),

@@ -21,31 +21,29 @@ from vgrad.charts._common import (
     safe_log10,
     stat_label,
 )
-from vgrad.run import attenuation_orders
+from vgrad.records import Layer, StepRecord
+from vgrad.run import attenuation
+from vgrad.text import MISSING
 
 
 def ratio_text(per_layer: Sequence[float | None]) -> str:
     """'first/last = 3.2e-05<br>4.5 orders of magnitude smaller at the input' style summary."""
-    vals = [v for v in per_layer if v is not None]
-    orders = attenuation_orders(vals)
-    if math.isnan(orders):
-        return "first/last: n/a"
-    if math.isinf(orders):
+    a = attenuation(per_layer)
+    if a is None or math.isnan(a.orders):
+        return f"first/last: {MISSING}"
+    if math.isinf(a.orders):
         return "first layer's gradient is exactly 0"
-    first, last = float(vals[0]), float(vals[-1])
-    ratio = first / last
-    if orders >= 0:
-        return f"first/last = {fmt_sci(ratio)}<br>{orders:.1f} orders of magnitude smaller at the input"
-    return f"first/last = {fmt_sci(ratio)}<br>{-orders:.1f} orders of magnitude larger at the input"
+    way = "smaller" if a.orders >= 0 else "larger"
+    return f"first/last = {fmt_sci(a.ratio)}<br>{abs(a.orders):.1f} orders of magnitude {way} at the input"
 
 
-def gradient_flow(step: dict | None, layers: Sequence[dict], stat: str = "grad_norm", *,
+def gradient_flow(step: StepRecord | None, layers: Sequence[Layer], stat: str = "grad_norm", *,
                   height: int = 340) -> go.Figure:
     """Bars, input layer on the left, of `stat` at one step record, on a log y axis."""
     label = stat_label(stat)
-    if not step or not layers:
+    if step is None or not layers:
         return empty_figure("gradient flow: no steps yet", height)
-    raw = step.get(stat) or []
+    raw = step.stat(stat)
     labels = layer_labels(layers)
     pairs = [(lab, float(v)) for lab, v in zip(labels, raw, strict=False)
              if isinstance(v, int | float) and math.isfinite(v) and v > 0]
@@ -66,6 +64,6 @@ def gradient_flow(step: dict | None, layers: Sequence[dict], stat: str = "grad_n
     fig.add_annotation(text=ratio_text([v for v in raw if isinstance(v, int | float)]), xref="paper",
                        yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
                        align="left", font=dict(size=14))
-    base_layout(fig, f"Gradient flow at step {step.get('step', '?')}", height)
+    base_layout(fig, f"Gradient flow at step {step.step}", height)
     fig.update_layout(margin=dict(t=95), title=dict(y=0.97, yanchor="top"))
     return fig

@@ -28,9 +28,10 @@ from vgrad.charts._common import (
     stat_label,
     stat_matrix,
 )
+from vgrad.records import Layer, StepRecord
 
 
-def log_stat_grid(steps: Sequence[dict], layers: Sequence[dict], stat: str = "grad_norm",
+def log_stat_grid(steps: Sequence[StepRecord], layers: Sequence[Layer], stat: str = "grad_norm",
                   max_columns: int = MAX_COLUMNS, recent: int = RECENT_COLUMNS
                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(x: step of each column, z: log10 values [layer, column], row labels), input layer first.
@@ -45,7 +46,7 @@ def log_stat_grid(steps: Sequence[dict], layers: Sequence[dict], stat: str = "gr
     return x, z[keep] if z.size else z, [labels[i] for i in keep]
 
 
-def log_range(runs_steps: Sequence[Sequence[dict]], stat: str = "grad_norm") -> tuple[float, float] | None:
+def log_range(runs_steps: Sequence[Sequence[StepRecord]], stat: str = "grad_norm") -> tuple[float, float] | None:
     """Shared (zmin, zmax) in log10 units over several runs' step records, for panels on one scale."""
     grids = []
     for steps in runs_steps:
@@ -55,7 +56,7 @@ def log_range(runs_steps: Sequence[Sequence[dict]], stat: str = "grad_norm") -> 
     return finite_range(*grids)
 
 
-def gradient_heatmap(steps: Sequence[dict], layers: Sequence[dict], stat: str = "grad_norm", *,
+def gradient_heatmap(steps: Sequence[StepRecord], layers: Sequence[Layer], stat: str = "grad_norm", *,
                      zmin: float | None = None, zmax: float | None = None,
                      max_columns: int = MAX_COLUMNS, recent: int = RECENT_COLUMNS,
                      title: str | None = None, height: int | None = None) -> go.Figure:

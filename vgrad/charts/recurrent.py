@@ -28,14 +28,14 @@ from vgrad.charts._common import (
     safe_log10,
 )
 from vgrad.charts.compare import legend_below, run_colour
-from vgrad.readings import sigma_history, sigma_threshold
+from vgrad.readings import sigma_threshold
 from vgrad.run import Run
+from vgrad.text import escape_label
 
 
 def time_matrix(run: Run, max_columns: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """(training steps, log10 ‖dL/dx_t‖[time step, column]) from the run's step records."""
-    rows = [s.get("input_grad_by_time") for s in run.steps]
-    rows = [(s["step"], r) for s, r in zip(run.steps, rows, strict=True) if r]
+    rows = [(s.step, s.input_grad_by_time) for s in run.steps if s.input_grad_by_time]
     if not rows:
         return np.zeros(0), np.zeros((0, 0))
     width = len(rows[-1][1])
@@ -56,7 +56,8 @@ def time_heatmaps(runs: Sequence[Run], labels: Sequence[str], *, height: int = 3
     lo, hi = rng
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
-    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=[str(x) for x in labels], horizontal_spacing=0.05)
+    labels = [escape_label(x) for x in labels]
+    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=labels, horizontal_spacing=0.05)
     for i, ((x, z), lab) in enumerate(zip(grids, labels, strict=True)):
         if not z.size:
             continue
@@ -77,12 +78,12 @@ def time_profile(runs: Sequence[Run], labels: Sequence[str], *, step: int = -1, 
     """‖dL/dx_t‖ against the time step t at one training step (default: each run's latest), log y."""
     fig = go.Figure()
     drawn = False
-    for i, (run, lab) in enumerate(zip(runs, labels, strict=True)):
-        recs = [s for s in run.steps if s.get("input_grad_by_time")]
+    for i, (run, lab) in enumerate(zip(runs, [escape_label(x) for x in labels], strict=True)):
+        recs = [s for s in run.steps if s.input_grad_by_time]
         if not recs:
             continue
         rec = recs[step] if -len(recs) <= step < len(recs) else recs[-1]
-        y = np.array([np.nan if v is None else v for v in rec["input_grad_by_time"]], dtype=float)
+        y = np.array(rec.input_grad_by_time, dtype=float)
         y[~(y > 0)] = np.nan
         fig.add_trace(go.Scatter(x=np.arange(len(y)), y=y, mode="lines+markers", name=str(lab),
                                  line=dict(color=run_colour(i), width=2.5), marker=dict(size=5),
@@ -100,15 +101,15 @@ def sigma_chart(runs: Sequence[Run], labels: Sequence[str], *, height: int = 340
     line of each distinct activation (Pascanu et al. 2013)."""
     fig = go.Figure()
     thresholds: dict[float, str] = {}
-    for i, (run, lab) in enumerate(zip(runs, labels, strict=True)):
-        sig = sigma_history(run)
+    for i, (run, lab) in enumerate(zip(runs, [escape_label(x) for x in labels], strict=True)):
+        sig = run.sigma_history()
         if not np.isfinite(sig).any():
             continue
-        x = np.array([s["step"] for s in run.steps], dtype=float)
+        x = np.array([s.step for s in run.steps], dtype=float)
         xs, ys = downsample_line(x, sig, 500)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=str(lab), line=dict(color=run_colour(i), width=2.5),
                                  hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>sigma_max %{{y:.3f}}<extra></extra>"))
-        act = run.layers[0]["activation"] if run.layers else run.config.activation
+        act = run.layers[0].activation if run.layers else run.config.activation
         thresholds.setdefault(round(sigma_threshold(act), 6), act)
     if not fig.data:
         return empty_figure("recurrent kernel: no steps yet", height)
@@ -125,15 +126,16 @@ def norm_chart(runs: Sequence[Run], labels: Sequence[str], *, height: int = 340)
     """Global gradient norm over training (solid) and the norm actually applied after clipping
     (dotted, only where a run clips), log y axis."""
     fig = go.Figure()
-    for i, (run, lab) in enumerate(zip(runs, labels, strict=True)):
+    for i, (run, lab) in enumerate(zip(runs, [escape_label(x) for x in labels], strict=True)):
         if not run.steps:
             continue
-        x = np.array([s["step"] for s in run.steps], dtype=float)
-        raw = np.array([s.get("global_norm", np.nan) for s in run.steps], dtype=float)
+        x = np.array([s.step for s in run.steps], dtype=float)
+        raw = np.array([s.global_norm for s in run.steps], dtype=float)
         xs, ys = downsample_line(x, raw, 500)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{lab}", line=dict(color=run_colour(i), width=2.5),
                                  hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>norm %{{y:.3g}}<extra></extra>"))
-        clipped = np.array([s.get("global_norm_clipped", np.nan) for s in run.steps], dtype=float)
+        clipped = np.array([np.nan if s.global_norm_clipped is None else s.global_norm_clipped
+                            for s in run.steps], dtype=float)
         if np.any(np.abs(clipped - raw) > 1e-4 * np.abs(raw)):
             xs, ys = downsample_line(x, clipped, 500)
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{lab} after clipping",

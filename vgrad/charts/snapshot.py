@@ -12,41 +12,41 @@ import numpy as np
 import plotly.graph_objects as go
 
 from vgrad.charts._common import DIVERGING, base_layout, empty_figure, fmt_sci, layer_labels
+from vgrad.records import Layer, SnapshotRecord
 
 
-def snapshot_steps(snapshots: Sequence[dict]) -> dict[int, list[int]]:
+def snapshot_steps(snapshots: Sequence[SnapshotRecord]) -> dict[int, list[int]]:
     """Layer index -> sorted steps that have a snapshot."""
     out: dict[int, set[int]] = {}
     for s in snapshots:
-        out.setdefault(int(s.get("layer_index", 0)), set()).add(int(s.get("step", 0)))
+        out.setdefault(s.layer_index, set()).add(s.step)
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
-def find_snapshot(snapshots: Sequence[dict], layer_index: int, step: int | None = None) -> dict | None:
+def find_snapshot(snapshots: Sequence[SnapshotRecord], layer_index: int,
+                  step: int | None = None) -> SnapshotRecord | None:
     """The snapshot of a layer at `step` (or the latest one at or before it; None = latest)."""
     best = None
     for s in snapshots:
-        if s.get("layer_index") != layer_index:
+        if s.layer_index != layer_index or (step is not None and s.step > step):
             continue
-        st = s.get("step", 0)
-        if step is not None and st > step:
-            continue
-        if best is None or st >= best.get("step", 0):
+        if best is None or s.step >= best.step:
             best = s
     return best
 
 
-def kernel_gradient(snapshot: dict | None, layers: Sequence[dict] = (), *, height: int = 380) -> go.Figure:
+def kernel_gradient(snapshot: SnapshotRecord | None, layers: Sequence[Layer] = (), *,
+                    height: int = 380) -> go.Figure:
     """Heatmap of the kernel gradient (fan_in rows x fan_out columns), diverging scale centred at 0."""
-    if not snapshot or not snapshot.get("grad"):
+    if snapshot is None or not snapshot.grad:
         return empty_figure("kernel gradient: no snapshot yet", height)
-    g = np.array(snapshot["grad"], dtype=float)
+    g = np.array(snapshot.grad, dtype=float)
     if g.ndim == 1:
         g = g[:, None]
     finite = np.isfinite(g)
     m = float(np.max(np.abs(g[finite]))) if finite.any() else 0.0
     m = m if m > 0 else 1.0
-    idx = int(snapshot.get("layer_index", 0))
+    idx = snapshot.layer_index
     labels = layer_labels(layers)
     name = labels[idx] if idx < len(labels) else f"layer {idx + 1}"
     fig = go.Figure(go.Heatmap(
@@ -59,5 +59,5 @@ def kernel_gradient(snapshot: dict | None, layers: Sequence[dict] = (), *, heigh
     fig.update_yaxes(title_text=f"input unit ({g.shape[0]})", autorange="reversed",
                      dtick=1 if g.shape[0] <= 16 else None)
     norm = float(np.sqrt(np.sum(np.where(finite, g, 0.0) ** 2)))
-    title = f"dL/dW of {name} at step {snapshot.get('step', '?')} (‖·‖ = {fmt_sci(norm)})"
+    title = f"dL/dW of {name} at step {snapshot.step} (‖·‖ = {fmt_sci(norm)})"
     return base_layout(fig, title, height)

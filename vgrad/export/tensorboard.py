@@ -33,6 +33,7 @@ import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
+from vgrad.records import LAYER_STATS, Layer
 from vgrad.run import Run, attenuation_orders
 
 DEFAULT_STATS = ("grad_norm", "update_ratio")
@@ -86,10 +87,10 @@ class EventWriter:
         self.close()
 
 
-def layer_tag(layer: dict) -> str:
+def layer_tag(layer: Layer) -> str:
     """`03_dense_3`: the layer index first so TensorBoard lists layers input -> output."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(layer.get("name", "layer")))[:60]
-    return f"{int(layer.get('index', 0)):02d}_{name}"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", layer.name)[:60]
+    return f"{layer.index:02d}_{name}"
 
 
 def export_run(run: Run, logdir: str | Path, run_name: str = "run",
@@ -97,36 +98,29 @@ def export_run(run: Run, logdir: str | Path, run_name: str = "run",
     """Write `run` under `logdir/<run_name>/`; returns that folder. Also writes its config.json."""
     folder = Path(logdir) / safe_dirname(run_name)
     tags = [layer_tag(layer) for layer in run.layers]
-    stats = [s for s in stats if s]
+    stats = [s for s in stats if s in LAYER_STATS]
     with EventWriter(folder) as writer:
         for record in run.steps:
-            step = int(record["step"])
             for stat in stats:
-                values = record.get(stat)
-                if not isinstance(values, list):
-                    continue
-                for tag, value in zip(tags, values, strict=False):
+                for tag, value in zip(tags, record.stat(stat), strict=False):
                     if _is_finite(value):
-                        writer.scalar(f"{stat}/{tag}", value, step)
+                        writer.scalar(f"{stat}/{tag}", value, record.step)
             for key, tag in (("loss", "loss/step"), ("global_norm", "global_norm")):
-                if _is_finite(record.get(key)):
-                    writer.scalar(tag, record[key], step)
-            if isinstance(record.get("grad_norm"), list):
-                orders = attenuation_orders(record["grad_norm"])
-                if math.isfinite(orders):
-                    writer.scalar("attenuation_orders", orders, step)
+                if _is_finite(getattr(record, key)):
+                    writer.scalar(tag, getattr(record, key), record.step)
+            orders = attenuation_orders(record.grad_norm)
+            if math.isfinite(orders):
+                writer.scalar("attenuation_orders", orders, record.step)
         for record in run.epochs:
-            step = int(record.get("step", record.get("epoch", 0)))
             for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-                if _is_finite(record.get(key)):
-                    writer.scalar(f"epoch/{key}", record[key], step)
-        by_index = {layer.get("index"): tag for layer, tag in zip(run.layers, tags, strict=False)}
+                if _is_finite(getattr(record, key)):
+                    writer.scalar(f"epoch/{key}", getattr(record, key), record.step)
+        by_index = {layer.index: tag for layer, tag in zip(run.layers, tags, strict=False)}
         for snap in run.snapshots:
-            tag = by_index.get(snap.get("layer_index"))
-            grad = _matrix(snap.get("grad"))
-            if tag is None or grad is None or not isinstance(snap.get("step"), int):
-                continue
-            writer.histogram(f"grad_hist/{tag}", grad, snap["step"])
+            tag = by_index.get(snap.layer_index)
+            grad = np.asarray(snap.grad, dtype=float)
+            if tag is not None and grad.size:
+                writer.histogram(f"grad_hist/{tag}", grad, snap.step)
     (folder / "config.json").write_text(json.dumps(run.config.to_dict(), indent=2, sort_keys=True))
     return folder
 
@@ -157,11 +151,3 @@ def safe_dirname(name: str) -> str:
 
 def _is_finite(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _matrix(value) -> np.ndarray | None:
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return array if array.size and array.ndim <= 3 else None

@@ -2,25 +2,25 @@
 
     client = BackendClient("http://127.0.0.1:8502")
     job = client.submit(RunConfig(epochs=5), client_id="tab-1")
-    page = client.records(job["id"], offset=0)      # {"records", "next", "status", ...}
+    page = client.records(job["id"], offset=0)      # Page: typed records, next offset, status, ...
     for record in client.events(job["id"]):          # Server-Sent Events until the status record
-        print(record["kind"])
+        print(type(record).__name__)
 
-Every failure raises BackendError with a sentence for people; `.status` is the HTTP code, or
-None when the service could not be reached.
+Records arrive validated as vgrad.records' types. Every failure raises BackendError with a
+sentence for people; `.status` is the HTTP code, or None when the service could not be reached.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from vgrad.config import RunConfig
-
-ACTIONS = ("pause", "resume", "step", "stop")
+from vgrad.records import Action, Record, RecordError, Status, StatusRecord, parse
 
 
 class BackendError(Exception):
@@ -29,6 +29,20 @@ class BackendError(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+@dataclass(frozen=True)
+class Page:
+    """One answer of GET /jobs/{id}/records."""
+
+    records: list[Record]
+    next: int
+    status: Status
+    queue_position: int | None = None
+    message: str = ""
+    step: int = 0
+    total_steps: int = 0
+    paused: bool = False
 
 
 class BackendClient:
@@ -47,14 +61,23 @@ class BackendClient:
         data = config.to_dict() if isinstance(config, RunConfig) else config
         return self._call("POST", "/jobs", json={"config": data, "client": client_id, "label": label})
 
-    def records(self, job_id: str, offset: int = 0) -> dict:
-        """{"records": [...from offset...], "next", "status", "queue_position", "message", ...}."""
-        return self._call("GET", f"/jobs/{job_id}/records", params={"offset": offset})
+    def records(self, job_id: str, offset: int = 0) -> Page:
+        """The job's records from `offset`, parsed and validated, with its status."""
+        page = self._call("GET", f"/jobs/{job_id}/records", params={"offset": offset})
+        try:
+            return Page(records=[parse(r) for r in page["records"]], next=int(page["next"]),
+                        status=Status(page["status"]), queue_position=page.get("queue_position"),
+                        message=str(page.get("message") or ""), step=int(page.get("step", 0)),
+                        total_steps=int(page.get("total_steps", 0)), paused=bool(page.get("paused", False)))
+        except (RecordError, KeyError, TypeError, ValueError) as exc:
+            raise BackendError(f"the training service sent records vgrad cannot read: {exc}") from None
 
-    def control(self, job_id: str, action: str) -> dict:
+    def control(self, job_id: str, action: Action | str) -> dict:
         """pause, resume, step or stop; returns the job summary."""
-        if action not in ACTIONS:
-            raise BackendError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        try:
+            action = Action(action)
+        except ValueError:
+            raise BackendError(f"unknown action {action!r}; use one of {', '.join(Action)}") from None
         return self._call("POST", f"/jobs/{job_id}/{action}")
 
     def jobs(self, client_id: str | None = None) -> list[dict]:
@@ -63,7 +86,7 @@ class BackendClient:
     def job(self, job_id: str) -> dict:
         return self._call("GET", f"/jobs/{job_id}")
 
-    def events(self, job_id: str, offset: int = 0) -> Iterator[dict]:
+    def events(self, job_id: str, offset: int = 0) -> Iterator[Record]:
         """Records as they come (Server-Sent Events), ending after the status record."""
         try:
             with self.session.get(f"{self.base_url}/jobs/{job_id}/events", params={"offset": offset},
@@ -71,12 +94,14 @@ class BackendClient:
                 _raise_for(resp)
                 for line in resp.iter_lines(decode_unicode=True):
                     if line and line.startswith("data:"):
-                        record = json.loads(line[5:])
+                        record = parse(json.loads(line[5:]))
                         yield record
-                        if record.get("kind") == "status":
+                        if isinstance(record, StatusRecord):
                             return
         except requests.RequestException as exc:
             raise BackendError(f"lost the event stream from {self.base_url}: {_reason(exc)}") from None
+        except (RecordError, ValueError) as exc:
+            raise BackendError(f"the training service sent a record vgrad cannot read: {exc}") from None
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

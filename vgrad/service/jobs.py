@@ -3,12 +3,13 @@
     manager = JobManager(Settings(workers=2))
     manager.start()                                  # workers + warm-up + reaper threads
     job = manager.submit(RunConfig(epochs=1), client="tab-1")
-    manager.records(job.id, offset=0)                # records so far, status, queue position
-    manager.control(job.id, "pause")                 # pause / resume / step / stop
+    manager.records(job.id, offset=0)                # status and the records' JSON from an offset
+    manager.control(job.id, Action.PAUSE)            # pause / resume / step / stop
 
-Each worker calls `vgrad.engine.train(config, on_record=..., should_stop=..., pace=...)`.
+Each worker calls `vgrad.train.engine.train(config, on_record=..., should_stop=..., pace=...)`.
 Pause and single step work through `pace` (it blocks while paused and returns 1 per step
-request); stop through `should_stop`. A queued or running job nobody has polled for
+request); stop through `should_stop`. Each record is serialised once, as it arrives: a read
+answers with the stored JSON text. A queued or running job nobody has polled for
 `abandon_seconds` is cancelled; a finished job's records are freed `retention_seconds` after its
 last poll, and at most `keep_finished` finished jobs are remembered.
 """
@@ -26,10 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vgrad.config import RunConfig
+from vgrad.records import Action, Record, Status, StatusRecord, StepRecord, size
 from vgrad.service.settings import Settings
 
-ACTIVE = ("queued", "running")
-ACTIONS = ("pause", "resume", "step", "stop")
 # Keras' global state grows a little with every model built; it is cleared when the pool is idle
 # and at least this many jobs finished since the last clear.
 CLEAR_EVERY = 20
@@ -54,10 +54,10 @@ class Job:
     label: str
     config: RunConfig
     created: float = field(default_factory=time.time)
-    status: str = "queued"  # queued, running, then the engine's finished/cancelled/diverged/failed
+    status: Status = Status.QUEUED  # then running, then the status record's
     message: str = ""
     step: int = 0  # steps done
-    records: list[dict] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)  # each record's JSON, in order
     size: int = 0  # numbers held in records (for the memory budget)
     dropped: bool = False  # records freed after the retention time
     started: float | None = None
@@ -71,7 +71,7 @@ class Job:
 
     @property
     def done(self) -> bool:
-        return self.status not in ACTIVE
+        return self.status.final
 
     def pace(self) -> int | None:
         """Asked by the engine before a step (once its last answer is used up): blocks while paused."""
@@ -82,20 +82,6 @@ class Job:
                 self.step_credits -= 1
                 return 1
             return None
-
-
-def record_size(record: dict) -> int:
-    """About how many numbers a record holds (lists of lists counted as rows x columns)."""
-    n = 0
-    for value in record.values():
-        if isinstance(value, list):
-            if value and isinstance(value[0], list):
-                n += len(value) * len(value[0])
-            else:
-                n += len(value)
-        else:
-            n += 1
-    return n
 
 
 class JobManager:
@@ -141,10 +127,10 @@ class JobManager:
     def _warm(self) -> None:
         try:
             if self._train is None:
-                from vgrad.engine import train
+                from vgrad.train.engine import train
 
                 self._train = train
-            from vgrad import tfsetup
+            from vgrad.train import tfsetup
 
             tfsetup.configure()
             if self.settings.warm:
@@ -152,7 +138,7 @@ class JobManager:
 
                 self.tensorflow = tf.__version__
                 run = self._train(WARM_CONFIG)
-                if run.status != "finished":
+                if run.status != Status.FINISHED:
                     self.warm_error = f"warm-up run ended {run.status}: {run.message}"
         except Exception as exc:  # the service still answers and reports it
             self.warm_error = f"warm-up failed: {type(exc).__name__}: {exc}"
@@ -166,8 +152,8 @@ class JobManager:
 
     def _precompile(self) -> None:
         """Trace the presets a class opens first, so their runs are compiled from step one."""
-        from vgrad.engine import precompile
         from vgrad.presets import preset
+        from vgrad.train.engine import precompile
 
         for name in PRECOMPILE:
             if self._closing:
@@ -216,8 +202,8 @@ class JobManager:
                     self._touch(job)
             return sorted(found, key=lambda j: j.created)
 
-    def records(self, job_id: str, offset: int = 0) -> tuple[str, list[dict]]:
-        """The job's status and its records from `offset`; JobError(410) once they were freed.
+    def records(self, job_id: str, offset: int = 0) -> tuple[Status, list[str]]:
+        """The job's status and its records' JSON from `offset`; JobError(410) once they were freed.
 
         The status is read first, so a finished status always comes with the status record.
         """
@@ -228,25 +214,27 @@ class JobManager:
                            "without a poll (VGRAD_RETENTION_SECONDS)")
         return status, job.records[max(0, offset):]
 
-    def control(self, job_id: str, action: str) -> Job:
+    def control(self, job_id: str, action: Action | str) -> Job:
         """pause, resume, step (one step, then paused) or stop a job."""
-        if action not in ACTIONS:
-            raise JobError(404, f"unknown action {str(action)[:20]!r}; use one of {', '.join(ACTIONS)}")
+        try:
+            action = Action(action)
+        except ValueError:
+            raise JobError(404, f"unknown action {str(action)[:20]!r}; use one of {', '.join(Action)}") from None
         job = self.get(job_id)
         if job.done:
-            if action == "stop":
+            if action == Action.STOP:
                 return job
             raise JobError(409, f"job {job.id} is already {job.status}; it cannot {action}")
         with job.cond:
-            if action == "pause":
+            if action == Action.PAUSE:
                 job.paused = True
-            elif action == "resume":
+            elif action == Action.RESUME:
                 job.paused, job.step_credits = False, 0
-            elif action == "step":
+            elif action == Action.STEP:
                 job.paused = True
                 job.step_credits += 1
             job.cond.notify_all()
-        if action == "stop":
+        if action == Action.STOP:
             with self._cv:
                 self._request_stop(job, "")
         return job
@@ -254,7 +242,7 @@ class JobManager:
     def queue_position(self, job: Job) -> int | None:
         """1 = next to start; None when not queued."""
         with self._cv:
-            if job.status != "queued":
+            if job.status != Status.QUEUED:
                 return None
             try:
                 return self._queue.index(job) + 1
@@ -272,21 +260,21 @@ class JobManager:
             self._finished.move_to_end(job.id)
 
     def _running_count(self, client: str | None = None) -> int:
-        return sum(1 for j in self._jobs.values() if j.status == "running" and (client is None or j.client == client))
+        return sum(1 for j in self._jobs.values() if j.status == Status.RUNNING and (client is None or j.client == client))
 
     def _request_stop(self, job: Job, reason: str) -> None:
-        if job.status == "queued":
+        if job.status == Status.QUEUED:
             self._queue.remove(job)
             message = reason or "stopped by request before it started"
-            job.records.append({"kind": "status", "status": "cancelled", "step": -1, "message": message})
-            self._finish(job, "cancelled", message)
+            job.records.append(StatusRecord(status=Status.CANCELLED, step=-1, message=message).to_json())
+            self._finish(job, Status.CANCELLED, message)
             return
         with job.cond:
             job.stop_requested = True
             job.stop_reason = job.stop_reason or reason
             job.cond.notify_all()
 
-    def _finish(self, job: Job, status: str, message: str) -> None:
+    def _finish(self, job: Job, status: Status, message: str) -> None:
         job.status, job.message, job.finished = status, message, time.time()
         self._since_clear += 1
         self._finished[job.id] = job
@@ -329,31 +317,32 @@ class JobManager:
                 if self._closing:
                     return
                 self._queue.remove(job)
-                job.status, job.started = "running", time.time()
+                job.status, job.started = Status.RUNNING, time.time()
                 self._cv.notify_all()
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        def on_record(record: dict) -> None:
-            if record.get("kind") == "step":
-                job.step = record["step"] + 1
-            elif record.get("kind") == "status" and job.stop_reason and record.get("status") == "cancelled":
-                record = {**record, "message": job.stop_reason}
-            job.size += record_size(record)
-            job.records.append(record)
-            if record.get("kind") == "status":  # after the append: readers see the record first
+        def on_record(record: Record) -> None:
+            if isinstance(record, StepRecord):
+                job.step = record.step + 1
+            elif (isinstance(record, StatusRecord) and job.stop_reason
+                  and record.status == Status.CANCELLED):
+                record = StatusRecord(status=record.status, step=record.step, message=job.stop_reason)
+            job.size += size(record)
+            job.records.append(record.to_json())
+            if isinstance(record, StatusRecord):  # after the append: readers see the record first
                 with self._cv:
-                    self._finish(job, record.get("status", "failed"), record.get("message", ""))
+                    self._finish(job, record.status, record.message)
 
         try:
             self._train(job.config, on_record=on_record, should_stop=lambda: job.stop_requested, pace=job.pace)
         except BaseException as exc:  # a crashing job must not take its worker down
             if not job.done:
-                on_record({"kind": "status", "status": "failed", "step": job.step - 1,
-                           "message": f"the training crashed: {type(exc).__name__}: {str(exc)[:500]}"})
+                on_record(StatusRecord(status=Status.FAILED, step=job.step - 1,
+                                       message=f"the training crashed: {type(exc).__name__}: {str(exc)[:500]}"))
         if not job.done:
-            on_record({"kind": "status", "status": "failed", "step": job.step - 1,
-                       "message": "the training ended without a status record"})
+            on_record(StatusRecord(status=Status.FAILED, step=job.step - 1,
+                                   message="the training ended without a status record"))
 
     def _reap(self) -> None:
         """Cancel abandoned jobs, free old records (every second or so)."""
@@ -377,7 +366,9 @@ class JobManager:
         keras = sys.modules.get("keras")
         if keras is None or self._since_clear < CLEAR_EVERY or self._running_count() or self.precompiling:
             return
-        if any(t.name == "vgrad-trace" for t in threading.enumerate()):
+        from vgrad.train.engine import tracing
+
+        if tracing():
             return
         keras.backend.clear_session()
         self._since_clear = 0

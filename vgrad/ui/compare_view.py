@@ -12,28 +12,31 @@ import math
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from vgrad import comparison as cmp
+from vgrad import links
 from vgrad.charts.compare import first_layer_overlay, heatmap_grid, layer_profile_overlay, loss_overlay
 from vgrad.config import ConfigError
+from vgrad.export.comparison import export_csv, export_json
 from vgrad.presets import COMPARISONS, PRESETS
 from vgrad.readings import comparison_reading, comparison_table, run_readings
+from vgrad.records import Status
 from vgrad.service.client import BackendClient
+from vgrad.store import RunStore, StoreError
+from vgrad.text import MISSING, escape_markdown, orders_short
 from vgrad.ui import url_state
 from vgrad.ui.multi_run import RunGroup, status_line, verdict_icon
-from vgrad.ui.url_state import md_escape
 
 GROUP = RunGroup("vgrad.cmp")
 _SETUP, _GEN, _TRAINED, _ERRORS, _PROBLEMS, _URL = (
     "vgrad.cmp.setup", "vgrad.cmp.gen", "vgrad.cmp.trained", "vgrad.cmp.errors", "vgrad.cmp.problems", "vgrad.cmp.url")
 STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-propagated)"}
-PRESET_CHOICES = [*PRESETS, cmp.DEFAULT]
+PRESET_CHOICES = [*PRESETS, links.DEFAULT]
 
 
 def _gen() -> int:
     return st.session_state.setdefault(_GEN, 0)
 
 
-def _replace(setup: cmp.Setup) -> None:
+def _replace(setup: links.Group) -> None:
     st.session_state[_SETUP] = setup
     st.session_state[_GEN] = _gen() + 1
 
@@ -41,111 +44,99 @@ def _replace(setup: cmp.Setup) -> None:
 def _on_pick() -> None:
     name = st.session_state[f"cmp.name.{_gen()}"]
     shared = st.session_state[_SETUP].shared
-    _replace(cmp.from_comparison(name, shared))
+    _replace(links.comparison_group(name, shared))
 
 
 def _on_add() -> None:
-    setup: cmp.Setup = st.session_state[_SETUP]
-    last = setup.members[-1] if setup.members else cmp.Member("deep-sigmoid")
-    _replace(cmp.Setup(setup.name, (*setup.members, cmp.Member(last.preset, dict(last.overrides))), setup.shared))
+    setup: links.Group = st.session_state[_SETUP]
+    last = setup.members[-1] if setup.members else links.Member("deep-sigmoid")
+    _replace(links.Group(setup.name, (*setup.members, links.Member(last.preset, dict(last.overrides))), setup.shared))
 
 
 def _on_remove(i: int) -> None:
-    setup: cmp.Setup = st.session_state[_SETUP]
+    setup: links.Group = st.session_state[_SETUP]
     members = [m for k, m in enumerate(setup.members) if k != i]
-    _replace(cmp.Setup(setup.name, tuple(members), setup.shared))
+    _replace(links.Group(setup.name, tuple(members), setup.shared))
 
 
-def _initial_setup() -> cmp.Setup:
-    params = {k: st.query_params.get_all(k) for k in st.query_params}
-    setup, problems = cmp.parse_query(params)
+def _initial_setup() -> links.Group:
+    setup, problems = links.parse_group(url_state.params())
     st.session_state[_PROBLEMS] = problems
     return setup
 
 
-def setup_controls() -> cmp.Setup:
+def setup_controls() -> links.Group:
     """The comparison picker and each run's settings; returns the Setup they describe.
 
     The first visit reads the link (?comparison=...&r2.activation=...); afterwards the widgets
     are the truth and the link follows them.
     """
-    link = _query()
+    link = url_state.current()
     if _SETUP not in st.session_state or (link and link != st.session_state.get(_URL)):
         # first visit, or arriving with a new link (e.g. a remedy button on the Lessons page)
         if _SETUP in st.session_state:
             st.session_state[_GEN] = _gen() + 1  # fresh widgets for the new runs
         st.session_state[_SETUP] = _initial_setup()
-    setup: cmp.Setup = st.session_state[_SETUP]
+    setup: links.Group = st.session_state[_SETUP]
     gen = _gen()
     names = list(COMPARISONS)
     left, right = st.columns([2, 3])
     left.selectbox("Start from a comparison", names, index=names.index(setup.name) if setup.name in names else 0,
                    format_func=lambda n: COMPARISONS[n].title, key=f"cmp.name.{gen}", on_change=_on_pick)
     shared_text = right.text_input(
-        "Shared settings (every run)", cmp.overrides_text(setup.shared), key=f"cmp.shared.{gen}",
+        "Shared settings (every run)", links.fields_text(setup.shared), key=f"cmp.shared.{gen}",
         placeholder="e.g. epochs=5&seed=1", help="field=value pairs joined by &; the same for every run")
-    shared, problems = cmp.parse_overrides(shared_text)
+    shared, problems = links.parse_fields(shared_text)
     members = []
     for i, m in enumerate(setup.members):
         c1, c2, c3 = st.columns([2, 4, 1], vertical_alignment="bottom")
         preset = c1.selectbox(f"Run {i + 1}", PRESET_CHOICES,
                               index=PRESET_CHOICES.index(m.preset) if m.preset in PRESET_CHOICES else 0,
                               key=f"cmp.preset.{gen}.{i}")
-        text = c2.text_input(f"Run {i + 1} changes", cmp.overrides_text(m.overrides), key=f"cmp.own.{gen}.{i}",
+        text = c2.text_input(f"Run {i + 1} changes", links.fields_text(m.overrides), key=f"cmp.own.{gen}.{i}",
                              placeholder="e.g. activation=relu&initializer=he_normal")
-        own, own_problems = cmp.parse_overrides(text)
+        own, own_problems = links.parse_fields(text)
         problems += [f"run {i + 1}: {p}" for p in own_problems]
         c3.button("Remove", key=f"cmp.rm.{gen}.{i}", on_click=_on_remove, args=(i,),
-                  disabled=len(setup.members) <= cmp.MIN_RUNS, width="stretch")
-        members.append(cmp.Member(preset, own))
+                  disabled=len(setup.members) <= links.MIN_RUNS, width="stretch")
+        members.append(links.Member(preset, own))
     st.button("Add a configuration", key=f"cmp.add.{gen}", on_click=_on_add,
-              disabled=len(setup.members) >= cmp.MAX_RUNS)
-    current, more = cmp.drop_invalid(cmp.Setup(setup.name, tuple(members), shared), [])
+              disabled=len(setup.members) >= links.MAX_RUNS)
+    current, more = links.drop_invalid(links.Group(setup.name, tuple(members), shared), [])
     problems += more
     for p in st.session_state.pop(_PROBLEMS, []) + problems:
-        st.warning(md_escape(p, 400), icon="⚠️")
+        st.warning(escape_markdown(p, 400), icon="⚠️")
     _write_url(current)
     _describe(current)
     return current
 
 
-def _query() -> dict[str, str]:
-    return {k: st.query_params.get_all(k)[-1] for k in st.query_params}
-
-
-def _write_url(setup: cmp.Setup) -> None:
-    wanted = cmp.query_for(setup)
-    if _query() != wanted:
-        st.query_params.from_dict(wanted)
+def _write_url(setup: links.Group) -> None:
+    wanted = links.group_query(setup)
+    url_state.write(wanted)
     st.session_state[_URL] = wanted
 
 
-def _describe(setup: cmp.Setup) -> None:
+def _describe(setup: links.Group) -> None:
     comp = setup.comparison
     if comp is not None and setup.matches_comparison():
         st.markdown(f"**Expected pattern**{' (' + comp.paper + ')' if comp.paper else ''}: {comp.expect}")
     with st.expander("What each run is", expanded=False):
         for label, config in zip(setup.labels(), setup.configs(), strict=True):
             text, link = st.columns([5, 1], vertical_alignment="center")
-            text.markdown(f"- **{md_escape(label)}**: {md_escape(summary(config), 400)}")
+            text.markdown(f"- **{escape_markdown(label)}**: {escape_markdown(summary(config), 400)}")
             explorer_link(link, config, label)
-    try:
-        page_url = st.context.url
-    except Exception:  # noqa: BLE001 (no browser, e.g. AppTest)
-        page_url = None
-    base = (page_url or "http://localhost:8501/compare").split("?", 1)[0]
-    st.caption("Share this comparison: the link rebuilds it exactly.")
-    st.code(f"{base}?{cmp.query_string(setup)}", language=None, wrap_lines=True)
+    url_state.show_share_link(links.group_query(setup), what="comparison")
 
 
 def explorer_link(container, config, label: str) -> None:
     """A link that opens this configuration in the Explorer (every field in its query string)."""
-    query = url_state.query_for(config)
+    query = links.run_query(config)
     try:
         container.page_link("pages/explorer.py", label="Open in Explorer", icon=":material/biotech:",
                             query_params=query, help=f"study {label} alone, layer by layer")
     except StreamlitAPIException:  # the page runs outside the app's navigation (a test harness)
-        container.markdown(f"[Open in Explorer](explorer?{url_state.query_string(config)})")
+        container.markdown(f"[Open in Explorer]({links.page_url('explorer', query)})")
 
 
 def summary(c) -> str:
@@ -165,7 +156,7 @@ def summary(c) -> str:
 
 # --- training -------------------------------------------------------------------------------
 
-def _train(client: BackendClient, setup: cmp.Setup) -> None:
+def _train(client: BackendClient, setup: links.Group) -> None:
     try:
         configs = setup.configs()
     except ConfigError as exc:
@@ -175,7 +166,7 @@ def _train(client: BackendClient, setup: cmp.Setup) -> None:
     st.session_state[_TRAINED] = setup
 
 
-def train_controls(client: BackendClient | None, setup: cmp.Setup) -> None:
+def train_controls(client: BackendClient | None, setup: links.Group) -> None:
     c1, c2, c3 = st.columns([1.3, 1, 4])
     # Handled inline, not in on_click: a callback would get the settings of the previous rerun,
     # missing an edit made just before the click.
@@ -186,7 +177,7 @@ def train_controls(client: BackendClient | None, setup: cmp.Setup) -> None:
               width="stretch")
     c3.caption("Runs share data and seed unless you change them. Two train at a time; the others queue.")
     for e in st.session_state.get(_ERRORS, []):
-        st.error(md_escape(e, 500))
+        st.error(escape_markdown(e, 500))
 
 
 # --- live panels ------------------------------------------------------------------------------
@@ -202,14 +193,14 @@ def _panels(jobs, labels, stat: str, threshold: float) -> None:
     if not jobs:
         st.info("Press **Train all**: the panels below fill in live as the runs train.")
         return
-    setup: cmp.Setup | None = st.session_state.get(_TRAINED)
+    setup: links.Group | None = st.session_state.get(_TRAINED)
     runs = [j.run for j in jobs]
     labels = labels[:len(runs)]
     cols = st.columns(len(jobs))
     for col, job, lab in zip(cols, jobs, labels, strict=True):
-        col.caption(f"**{md_escape(lab, 80)}**: {md_escape(status_line(job))}")
-        if job.run.status in ("failed", "diverged") or job.lost:
-            col.error(md_escape(job.run.message or job.message, 300))
+        col.caption(f"**{escape_markdown(lab, 80)}**: {escape_markdown(status_line(job))}")
+        if job.run.status in (Status.FAILED, Status.DIVERGED) or job.lost:
+            col.error(escape_markdown(job.run.message or job.message, 300))
     _reading(setup, runs, labels)
     st.plotly_chart(heatmap_grid(runs, labels, stat), key="cmp.heat")
     st.plotly_chart(loss_overlay(runs, labels), key="cmp.loss")
@@ -220,14 +211,14 @@ def _panels(jobs, labels, stat: str, threshold: float) -> None:
     st.dataframe(_formatted(table), hide_index=True, key="cmp.table")
     with st.expander("Automatic reading of each run"):
         for lab, run in zip(labels, runs, strict=True):
-            st.markdown(f"**{md_escape(lab, 80)}**")
+            st.markdown(f"**{escape_markdown(lab, 80)}**")
             for r in run_readings(run):
-                st.markdown(f"- {md_escape(r.text, 500)}")
+                st.markdown(f"- {escape_markdown(r.text, 500)}")
     if setup is not None:
         d1, d2, _ = st.columns([1, 1, 3])
-        d1.download_button("Download JSON", cmp.export_json(setup, runs, labels, threshold),
+        d1.download_button("Download JSON", export_json(setup, runs, labels, threshold),
                            "vgrad-comparison.json", "application/json", key="cmp.json", on_click="ignore")
-        d2.download_button("Download CSV", cmp.export_csv(runs, labels), "vgrad-comparison.csv", "text/csv",
+        d2.download_button("Download CSV", export_csv(runs, labels), "vgrad-comparison.csv", "text/csv",
                            key="cmp.csv", on_click="ignore")
     if len(runs) >= 2 and all(r.done and r.steps for r in runs):
         _save_comparison(setup, runs, labels)
@@ -235,8 +226,6 @@ def _panels(jobs, labels, stat: str, threshold: float) -> None:
 
 def _save_comparison(setup, runs, labels) -> None:
     """Name and save the finished runs as one comparison in the Runs store."""
-    from vgrad.store import RunStore, StoreError, escape_markdown
-
     comp = setup.comparison if setup is not None else None
     default = comp.title if comp is not None else "comparison"
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -250,7 +239,7 @@ def _save_comparison(setup, runs, labels) -> None:
             st.success(f"Saved **{escape_markdown(name)}** with {len(runs)} runs; open it on the Runs page.")
 
 
-def _reading(setup: cmp.Setup | None, runs, labels) -> None:
+def _reading(setup: links.Group | None, runs, labels) -> None:
     comp = setup.comparison if setup is not None else None
     name = setup.name if setup is not None and setup.matches_comparison() else ""
     reading = comparison_reading(name, runs, labels)
@@ -262,18 +251,18 @@ def _reading(setup: cmp.Setup | None, runs, labels) -> None:
                     "the reading on the right ranks the runs.")
     with right.container(border=True):
         st.markdown(f"**Automatic reading** {icon}")
-        st.markdown(md_escape(reading.text, 1200))
+        st.markdown(escape_markdown(reading.text, 1200))
 
 
 def _formatted(table):
     out = table.copy()
     for col in out.columns:
         if col.startswith("grad ") or col in ("first-layer grad", "last-layer grad"):
-            out[col] = [f"{v:.2e}" if isinstance(v, float) and math.isfinite(v) else "–" for v in out[col]]
+            out[col] = [f"{v:.2e}" if isinstance(v, float) and math.isfinite(v) else MISSING for v in out[col]]
         elif col == "attenuation (orders)":
-            out[col] = [f"{v:.2f}" if isinstance(v, float) and math.isfinite(v) else "–" for v in out[col]]
+            out[col] = [orders_short(v) for v in out[col]]
         elif col in ("final loss", "train acc", "val acc"):
-            out[col] = [f"{v:.3f}" if isinstance(v, float) and math.isfinite(v) else "–" for v in out[col]]
+            out[col] = [f"{v:.3f}" if isinstance(v, float) and math.isfinite(v) else MISSING for v in out[col]]
         elif col.startswith("steps to"):
             out[col] = ["never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
                         for v in out[col]]

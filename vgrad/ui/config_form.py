@@ -1,6 +1,6 @@
 """The experiment sidebar: a preset picker and one widget per RunConfig field, from FIELDS.
 
-    form = config_sidebar(start)     # start: a UrlConfig (config + preset) to show first
+    form = config_sidebar(start)     # start: a links.RunLink (config + preset) to show first
     if form.config is not None: ...  # None while the combination is invalid (explained inline)
 
 Widgets are keyed `cfg.<field>`; their values live in st.session_state, so a preset change
@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from vgrad import links
 from vgrad.config import FIELDS, ConfigError, RunConfig
 from vgrad.presets import PRESETS
-from vgrad.ui.url_state import UrlConfig, md_escape
+from vgrad.text import escape_markdown
+from vgrad.ui import url_state
 
 PREFIX = "cfg."
 PRESET_WIDGET = "cfg.__preset__"
@@ -86,7 +88,7 @@ def _widget(name: str) -> None:
                         help=f"{rule.help} ({rule.describe()})")
 
 
-def config_sidebar(start: UrlConfig) -> FormResult:
+def config_sidebar(start: links.RunLink) -> FormResult:
     """Draw the grouped experiment form in the sidebar and return the config it describes."""
     if not widgets_initialised():
         load_into_widgets(start.config, start.preset)
@@ -108,7 +110,7 @@ def config_sidebar(start: UrlConfig) -> FormResult:
         changed = [n for n in FIELDS if getattr(PRESETS[preset].config, n) != values[n]]
         sb.caption(PRESETS[preset].description + (f" — changed: {', '.join(changed)}" if changed else ""))
     if error is not None and error.field not in FIELDS:
-        sb.error(md_escape(str(error)))
+        sb.error(escape_markdown(str(error)))
     bad_group = FIELDS[error.field].group if error is not None and error.field in FIELDS else None
     if bad_group:
         sb.error(f"This combination cannot train: see **{error.field}** under **{bad_group}**.")
@@ -121,7 +123,7 @@ def config_sidebar(start: UrlConfig) -> FormResult:
                     st.markdown("**Recurrent** (family = rnn)")
                 _widget(name)
                 if error is not None and error.field == name:
-                    st.error(f"**{name}**: {md_escape(str(error).split(': ', 1)[-1])}")
+                    st.error(f"**{name}**: {escape_markdown(str(error).split(': ', 1)[-1])}")
     if config is not None:
         st.session_state[STORE] = (config, preset)
     return FormResult(config, preset, error)
@@ -132,35 +134,32 @@ def config_sidebar(start: UrlConfig) -> FormResult:
 _URL_PROBLEMS = "vgrad.url_problems"
 
 
-def start_config() -> UrlConfig:
+def start_config() -> links.RunLink:
     """What the form starts from: the link when it carries settings, else this session's last
     config, else the defaults. Problems of a bad link are kept to show next to the page."""
-    from vgrad.ui import url_state
-
     if widgets_initialised():
-        return UrlConfig(RunConfig())  # unused: the widgets already hold the state
-    if url_state.url_has_config():
-        parsed = url_state.read_url()
+        return links.RunLink(RunConfig())  # unused: the widgets already hold the state
+    if url_state.has_params():
+        parsed = url_state.read_run()
         st.session_state[_URL_PROBLEMS] = (parsed.problems, parsed.config)
         return parsed
     last = stored()
     if last is not None:
-        return UrlConfig(last[0], last[1])
-    return UrlConfig(RunConfig())
+        return links.RunLink(last[0], last[1])
+    return links.RunLink(RunConfig())
 
 
 def experiment_sidebar() -> FormResult:
     """Restore the experiment from the link, draw the form, write the link back, offer a copy."""
-    from vgrad.ui import url_state
-
     form = config_sidebar(start_config())
     problems, parsed = st.session_state.get(_URL_PROBLEMS, ((), None))
     if problems and form.config == parsed:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         st.warning("This link had settings vgrad cannot use, so they were left at their defaults: "
-                   + md_escape(shown, 1200), icon=":material/link_off:")
+                   + escape_markdown(shown, 1200), icon=":material/link_off:")
     if form.config is not None:
-        url_state.write_url(form.config, form.preset)
+        query = links.run_query(form.config, form.preset)
+        url_state.write(query)
         with st.sidebar:
-            url_state.show_share_link(form.config, form.preset)
+            url_state.show_share_link(query)
     return form

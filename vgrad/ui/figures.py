@@ -36,4 +36,4 @@ def chart(key: str, token: Hashable, build: Callable[[], go.Figure]) -> None:
 def run_token(job_id: str, run) -> tuple:
     """What a run's charts depend on: its id and how many records of each kind it has."""
     return (job_id, len(run.steps), len(run.epochs), len(run.snapshots), len(run.boundaries), run.status,
-            bool(run.info.get("data")))
+            run.data is not None)

@@ -34,8 +34,8 @@ from vgrad.lessons import (
 )
 from vgrad.presets import PRESETS, preset
 from vgrad.service.client import BackendClient
+from vgrad.text import escape_markdown
 from vgrad.ui.multi_run import RunGroup, status_line
-from vgrad.ui.url_state import md_escape
 
 NOTEBOOK = RunGroup("vgrad.lesson.nb")
 INIT = RunGroup("vgrad.lesson.init")
@@ -64,7 +64,7 @@ def _ensure(client: BackendClient | None, group: RunGroup, label: str, config: R
         st.session_state[key] = config
         errors = group.start(client, [(label, config)])
         for e in errors:
-            st.error(md_escape(e, 400))
+            st.error(escape_markdown(e, 400))
 
 
 def _run_of(group: RunGroup):
@@ -116,7 +116,7 @@ def _chain_body(job) -> None:
     if not run.steps:
         st.info("Training…")
         return
-    names = [layer["name"] for layer in run.layers]
+    names = [layer.name for layer in run.layers]
     factors = chain_factors(run.steps[0])
     st.plotly_chart(chain_figure(factors, names), key="lesson.chain")
     if factors["factors"]:
@@ -188,8 +188,8 @@ def init_scale(client: BackendClient | None) -> None:
             return
         run = job.run
         spread = init_spread(run.steps[0])
-        st.plotly_chart(init_spread_figure(spread, [layer["name"] for layer in run.layers]), key="lesson.init_fig")
-        st.markdown(md_escape(init_sentence(spread), 600))
+        st.plotly_chart(init_spread_figure(spread, [layer.name for layer in run.layers]), key="lesson.init_fig")
+        st.markdown(escape_markdown(init_sentence(spread), 600))
 
     _live()
 
@@ -229,7 +229,7 @@ def _update_body(run) -> None:
     m2.metric("true gradient at step 0, norm", f"{n['gradient_norm']:.3g}")
     m3.metric("estimate / gradient", f"{n['ratio']:.3g}x")
     for sentence in uvg.sentences:
-        st.markdown(md_escape(sentence, 600))
+        st.markdown(escape_markdown(sentence, 600))
     st.latex(r"\Delta w = -\,\mathrm{lr}\cdot\frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon}"
              r"\quad\Rightarrow\quad |\Delta w| \approx \mathrm{lr}\ \text{whatever the size of } g")
 

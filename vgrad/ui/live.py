@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from vgrad.config import RunConfig
+from vgrad.records import Action, Record, Status
 from vgrad.run import Run
 from vgrad.service.client import BackendClient, BackendError
 
 REFRESH_SECONDS = 0.5
 JOB_KEY = "vgrad.job"
 CLIENT_KEY = "vgrad.client_id"
-FINAL = ("finished", "cancelled", "diverged", "failed")
 RATE_WINDOW = 5.0  # seconds of history for steps per second
 
 
@@ -36,7 +36,7 @@ class LiveJob:
     job_id: str
     config: RunConfig
     preset: str | None = None
-    status: str = "queued"
+    status: Status = Status.QUEUED
     queue_position: int | None = None
     paused: bool = False
     message: str = ""
@@ -56,7 +56,7 @@ class LiveJob:
     @property
     def active(self) -> bool:
         """Until the job's status record arrived (it is the last record of every job)."""
-        return not self.lost and self.run.status not in FINAL
+        return not self.lost and not self.run.done
 
     @property
     def steps_per_second(self) -> float | None:
@@ -69,9 +69,18 @@ class LiveJob:
             return None
         return max(0.0, (s1 - s0) / (t1 - t0))
 
-    def add(self, records: list[dict]) -> None:
+    def add(self, records: list[Record]) -> None:
         for record in records:
             self.run.add(record)
+
+
+def status_text(job: LiveJob) -> str:
+    """'finished', 'queued (#2)', 'paused' or 'running': one word (or two) for a job's state."""
+    if job.run.done:
+        return str(job.run.status)
+    if job.status == Status.QUEUED:
+        return "queued" + (f" (#{job.queue_position})" if job.queue_position else "")
+    return "paused" if job.paused else str(job.status)
 
 
 def client_id() -> str:
@@ -91,11 +100,11 @@ def start(client: BackendClient, config: RunConfig, preset: str | None = None, l
     old = current(key)
     if old is not None and old.active:
         try:
-            client.control(old.job_id, "stop")
+            client.control(old.job_id, Action.STOP)
         except BackendError:
             pass
     answer = client.submit(config, client_id(), label=label or (preset or "explorer"))
-    job = LiveJob(job_id=answer["id"], config=config, preset=preset, status=answer.get("status", "queued"),
+    job = LiveJob(job_id=answer["id"], config=config, preset=preset, status=Status(answer.get("status", "queued")),
                   queue_position=answer.get("queue_position"))
     st.session_state[key] = job
     return job
@@ -115,36 +124,35 @@ def poll(client: BackendClient, job: LiveJob, max_rounds: int = 5) -> int:
         except BackendError as exc:
             job.failures += 1
             if exc.status in (404, 410):
-                job.lost, job.status = True, "failed"
+                job.lost, job.status = True, Status.FAILED
                 job.message = f"the service no longer has this run: {exc}"
             if job.failures >= 3 or job.lost:
                 job.error = str(exc)
             break
         job.error, job.failures = "", 0
-        records = page.get("records") or []
-        job.add(records)
-        job.offset = int(page.get("next", job.offset + len(records)))
-        job.status = page.get("status", job.status)
-        job.queue_position = page.get("queue_position")
-        job.paused = bool(page.get("paused", False))
-        job.message = page.get("message") or job.message
-        got += len(records)
-        if not records or not job.active or page.get("status") not in FINAL:
+        job.add(page.records)
+        job.offset = page.next
+        job.status = page.status
+        job.queue_position = page.queue_position
+        job.paused = page.paused
+        job.message = page.message or job.message
+        got += len(page.records)
+        if not page.records or not job.active or not page.status.final:
             break
-    if job.run.status in FINAL:
+    if job.run.done:
         job.status, job.message = job.run.status, job.run.message  # the status record is the last word
     job._progress.append((time.monotonic(), job.run.last_step + 1))
     return got
 
 
-def control(client: BackendClient, job: LiveJob, action: str) -> str | None:
+def control(client: BackendClient, job: LiveJob, action: Action) -> str | None:
     """pause / resume / step / stop; returns an error sentence or None."""
     try:
         answer = client.control(job.job_id, action)
     except BackendError as exc:
         return str(exc)
-    job.status = answer.get("status", job.status)
-    job.paused = bool(answer.get("paused", action in ("pause", "step")))
+    job.status = Status(answer.get("status", job.status))
+    job.paused = bool(answer.get("paused", action in (Action.PAUSE, Action.STEP)))
     return None
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import streamlit as st
 
 from vgrad.config import RunConfig
+from vgrad.records import Action, Status
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.ui import live
 
@@ -41,7 +42,7 @@ class RunGroup:
             return
         for job in self.jobs():
             if job.active:
-                live.control(client, job, "stop")
+                live.control(client, job, Action.STOP)
 
     def start(self, client: BackendClient, runs: Sequence[tuple[str, RunConfig]]) -> list[str]:
         """Submit every run (after stopping the group's previous ones); returns refusal messages."""
@@ -84,13 +85,10 @@ class RunGroup:
 
 def status_line(job: live.LiveJob) -> str:
     """'finished (3/3 steps)' / 'queued (#2)' / 'running (40/360 steps)'."""
-    total = (job.run.info.get("start") or {}).get("total_steps") or job.config.total_steps
-    done = job.run.last_step + 1
-    if job.run.status in live.FINAL:
-        return f"{job.run.status} ({done}/{total} steps)"
-    if job.status == "queued":
-        return "queued" + (f" (#{job.queue_position})" if job.queue_position else "")
-    return f"{'paused' if job.paused else job.status} ({done}/{total} steps)"
+    state = live.status_text(job)
+    if job.status == Status.QUEUED and not job.run.done:
+        return state
+    return f"{state} ({job.run.last_step + 1}/{job.run.total_steps} steps)"
 
 
 def verdict_icon(holds: bool | None, running: bool) -> str:

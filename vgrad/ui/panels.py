@@ -6,16 +6,16 @@
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from vgrad import charts
-from vgrad.charts.headline import pct
+from vgrad.readings import divergence_banner
+from vgrad.records import Action, Status
 from vgrad.service.client import BackendClient, BackendError
+from vgrad.store import StoreError, save_run
+from vgrad.text import MISSING, escape_markdown, orders_short, orders_text, pct
 from vgrad.ui import figures, live
 from vgrad.ui.config_form import FormResult
-from vgrad.ui.url_state import md_escape
 
 STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-propagated)"}
 _ERROR = "vgrad.control_error"
@@ -43,12 +43,13 @@ def _start(client: BackendClient, form: FormResult) -> None:
         st.session_state[_ERROR] = f"The service refused the run: {exc}"
 
 
-def _control(client: BackendClient, action: str) -> None:
+def _control(client: BackendClient, action: Action | None) -> None:
+    """Ask the service to pause / resume / step / stop this page's job (None: pause or resume)."""
     job = live.current()
     if job is None:
         return
-    if action == "toggle":
-        action = "resume" if job.paused else "pause"
+    if action is None:
+        action = Action.RESUME if job.paused else Action.PAUSE
     err = live.control(client, job, action)
     if err:
         st.session_state[_ERROR] = err
@@ -67,58 +68,45 @@ def controls(client: BackendClient | None, form: FormResult) -> None:
     paused = bool(job and job.paused)
     cols[1].button("Resume" if paused else "Pause",
                    icon=":material/play_arrow:" if paused else ":material/pause:", key="ctl_pause", on_click=_control,
-                   args=(client, "toggle"), disabled=not running, width="stretch")
-    cols[2].button("Step", icon=":material/skip_next:", key="ctl_step", on_click=_control, args=(client, "step"), disabled=not running,
+                   args=(client, None), disabled=not running, width="stretch")
+    cols[2].button("Step", icon=":material/skip_next:", key="ctl_step", on_click=_control, args=(client, Action.STEP), disabled=not running,
                    width="stretch", help="run exactly one step, then stay paused")
-    cols[3].button("Stop", icon=":material/stop:", key="ctl_stop", on_click=_control, args=(client, "stop"), disabled=not running,
+    cols[3].button("Stop", icon=":material/stop:", key="ctl_stop", on_click=_control, args=(client, Action.STOP), disabled=not running,
                    width="stretch")
     if form.config is None:
         cols[4].caption("Fix the setting marked in the sidebar to train.")
     elif job is None:
         cols[4].caption("Press Train: the charts below fill in live.")
     if st.session_state.get(_ERROR):
-        st.error(md_escape(st.session_state[_ERROR], 600))
+        st.error(escape_markdown(st.session_state[_ERROR], 600))
 
 
 # --- the live view ----------------------------------------------------------------------------
 
-def _status_text(job: live.LiveJob) -> str:
-    if job.run.status in live.FINAL:
-        return job.run.status
-    if job.status == "queued":
-        return "queued" + (f" (#{job.queue_position})" if job.queue_position else "")
-    return "paused" if job.paused else job.status
-
-
-def _dash(text: str) -> str:
-    return "–" if text == "n/a" else text
-
-
 def headline_row(job: live.LiveJob) -> None:
     run = job.run
-    h = charts.headline(run, job.steps_per_second)
+    metrics = run.final_metrics()
+    orders = run.attenuation_orders()
     cols = st.columns(6)
-    cols[0].metric("Status", _status_text(job))
-    cols[1].metric(f"Step (of {h.total_steps:,})", f"{h.step:,}")
-    cols[2].metric(f"Epoch (of {h.epochs:,})", f"{h.epoch:,}")
-    sps = h.steps_per_second
-    cols[3].metric("Steps / s", "–" if sps is None else f"{sps:,.0f}" if sps >= 10 else f"{sps:.1f}")
-    att = h.attenuation
-    cols[4].metric("Attenuation", "–" if math.isnan(att) else
-                   ("∞" if math.isinf(att) else f"{att:.1f} orders"),
-                   help="log10(last layer's ‖dL/dW‖ / first layer's) at the latest step: "
-                        + h.attenuation_text)
-    cols[5].metric("Val. accuracy", _dash(pct(h.val_accuracy)), help=f"training accuracy {pct(h.accuracy)}")
-    st.progress(h.progress)
+    cols[0].metric("Status", live.status_text(job))
+    cols[1].metric(f"Step (of {run.total_steps:,})", f"{run.last_step + 1:,}")
+    cols[2].metric(f"Epoch (of {run.epochs_total:,})", f"{len(run.epochs):,}")
+    sps = job.steps_per_second
+    cols[3].metric("Steps / s", MISSING if sps is None else f"{sps:,.0f}" if sps >= 10 else f"{sps:.1f}")
+    att = orders_short(orders)
+    cols[4].metric("Attenuation", att if att in (MISSING, "∞") else f"{att} orders",
+                   help="log10(last layer's ‖dL/dW‖ / first layer's) at the latest step: " + orders_text(orders))
+    cols[5].metric("Val. accuracy", pct(metrics["val_accuracy"]), help=f"training accuracy {pct(metrics['accuracy'])}")
+    st.progress(run.progress)
     notes = st.container()  # always present, so the charts below keep their place when it is empty
-    banner = charts.divergence_banner(run)
+    banner = divergence_banner(run)
     if banner:
-        notes.error(md_escape(banner, 800), icon=":material/error:")
-    elif job.status == "queued":
+        notes.error(escape_markdown(banner, 800), icon=":material/error:")
+    elif job.status == Status.QUEUED:
         notes.info(f"Waiting for a free trainer: position {job.queue_position or '?'} in the queue.",
                    icon=":material/hourglass_top:")
     if job.error:
-        notes.warning(f"Lost contact with the training service, retrying: {md_escape(job.error)}")
+        notes.warning(f"Lost contact with the training service, retrying: {escape_markdown(job.error)}")
 
 
 def gradient_heatmap(run, key: str = "explorer", token: tuple = ()) -> str:
@@ -176,8 +164,6 @@ def exports(job: live.LiveJob, key: str = "explorer") -> None:
 
 def save_form(run, default: str, key: str) -> None:
     """Name and save a finished run in the Runs store (VGRAD_DATA_DIR)."""
-    from vgrad.store import StoreError, escape_markdown, save_run
-
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     name = c1.text_input("Name", value=default, max_chars=120, key=f"{key}_save_name")
     if c2.button("Save run", icon=":material/save:", key=f"{key}_save", width="stretch"):
@@ -211,10 +197,9 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
         figures.chart(f"{key}_health", token, lambda: charts.activation_health(run.steps, run.layers))
         st.caption(CAPTIONS["health"])
     with right:
-        data = run.info.get("data")
-        if run.boundaries or data:
+        if run.boundaries or run.data:
             figures.chart(f"{key}_boundary", token, lambda: charts.decision_boundary(
-                run.boundaries[-1] if run.boundaries else None, data))
+                run.boundaries[-1] if run.boundaries else None, run.data))
             st.caption(CAPTIONS["boundary"])
         else:
             st.info("The decision boundary is drawn for 2-feature data (mlp with n_features = 2).")

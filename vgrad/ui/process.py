@@ -30,3 +30,23 @@ def settle() -> None:
         gc.collect()
         gc.freeze()
         _DONE["frozen"] = True
+
+
+def use_app_navigation() -> None:
+    """Make Streamlit run app.py (st.navigation) rather than a pages/ file on its own.
+
+    Every page calls this first. Streamlit keeps a process-wide flag, set at start when a pages/
+    folder sits next to the main script, that runs a requested pages/ file directly (the legacy
+    multipage mode, without app.py: no wide layout, file-name navigation) until some run has
+    called st.navigation. The first visitor of a fresh server who opens a shared link such as
+    /explorer?... would get that mode. Clearing the flag and rerunning sends that run through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        import streamlit as st
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+        if get_script_run_ctx() is not None:
+            st.rerun()

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from vgrad.records import LAYER_STATS
+from vgrad.records import LAYER_STATS, Layer, StepRecord
 from vgrad.run import steps_frame
-from vgrad.stats import layer_stats
+from vgrad.train.stats import layer_stats
 
 
 class GradientMonitor(keras.callbacks.Callback):
@@ -39,8 +39,8 @@ class GradientMonitor(keras.callbacks.Callback):
         self.x = tf.convert_to_tensor(x)
         self.y = tf.convert_to_tensor(y)
         self.every = every
-        self.records: list[dict] = []
-        self.layers: list[dict] = []
+        self.records: list[StepRecord] = []
+        self.layers: list[Layer] = []
         self._step = 0
         self._epoch = 0
         self._probe = None
@@ -64,9 +64,9 @@ class GradientMonitor(keras.callbacks.Callback):
         if not self._tracked:
             raise ValueError("GradientMonitor: the model has no layer with a trainable kernel")
         self.layers = [
-            {"name": layer.name, "index": i, "kind": type(layer).__name__.lower(),
-             "units": int(_kernel(layer).shape[-1]), "activation": _activation_name(layer),
-             "fan_in": int(np.prod(_kernel(layer).shape[:-1]))}
+            Layer(name=layer.name, index=i, kind=type(layer).__name__.lower(),
+                  units=int(_kernel(layer).shape[-1]), activation=_activation_name(layer),
+                  fan_in=int(np.prod(_kernel(layer).shape[:-1])))
             for i, layer in enumerate(self._tracked)
         ]
         self._probe = None
@@ -91,7 +91,7 @@ class GradientMonitor(keras.callbacks.Callback):
         self._step += 1
 
     # --- measurement -------------------------------------------------------------
-    def _measure(self) -> dict:
+    def _measure(self) -> StepRecord:
         kernels = [_kernel(layer) for layer in self._tracked]
         biases = [getattr(layer, "bias", None) for layer in self._tracked]
         with tf.GradientTape() as tape:
@@ -113,11 +113,11 @@ class GradientMonitor(keras.callbacks.Callback):
         after = [tf.convert_to_tensor(k) for k in kernels]
         stats = layer_stats(k_grads, b_grads, acts, a_grads, names, before, after).numpy()
         weight_grads = [g for g in [*k_grads, *b_grads] if g is not None]
-        record = {"kind": "step", "step": self._step, "epoch": self._epoch, "loss": float(loss),
-                  "global_norm": float(tf.linalg.global_norm(weight_grads)), "global_norm_clipped": None}
-        for k, name in enumerate(LAYER_STATS):
-            record[name] = [None if not np.isfinite(v) else float(v) for v in stats[:, k]]
-        return record
+        per_layer = {name: tuple(None if not np.isfinite(v) else float(v) for v in stats[:, k])
+                     for k, name in enumerate(LAYER_STATS)}
+        return StepRecord(step=self._step, epoch=self._epoch, loss=float(loss),
+                          global_norm=float(tf.linalg.global_norm(weight_grads)), global_norm_clipped=None,
+                          **per_layer)
 
     # --- results ---------------------------------------------------------------------
     @property
@@ -132,7 +132,7 @@ class GradientMonitor(keras.callbacks.Callback):
         frame = self.history
         table = frame.pivot(index="layer_index", columns="step", values=stat).sort_index()
         z = np.log10(table.to_numpy(dtype=float).clip(min=1e-30))
-        names = [layer["name"] for layer in self.layers]
+        names = [layer.name for layer in self.layers]
         fig = go.Figure(go.Heatmap(
             z=z, x=table.columns.tolist(), y=[names[i] for i in table.index], colorscale="Viridis",
             colorbar={"title": {"text": f"log10 {stat}"}},

@@ -6,9 +6,9 @@ Every gradient comes from tf.GradientTape on the real loss (binary cross-entropy
 L1/L2 penalty) of the step's batch, before the optimizer applies it.
 
 Speed: each step is one call of a compiled tf.function that computes the update (fused, see
-vgrad.optim) and every statistic in the same graph. While it traces (seconds for a deep net), the
+vgrad.train.optim) and every statistic in the same graph. While it traces (seconds for a deep net), the
 same step runs eagerly, so records flow from the first step. Both paths execute the same ops, bit
-for bit. A later training of the same architecture reuses the traced step (vgrad.compiled).
+for bit. A later training of the same architecture reuses the traced step (vgrad.train.compiled).
 """
 
 from __future__ import annotations
@@ -20,10 +20,26 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vgrad import compiled
 from vgrad.config import RunConfig
-from vgrad.records import BOUNDARY_GRID, BOUNDARY_LIMIT, DATA_POINTS_LIMIT, LAYER_STATS
+from vgrad.records import (
+    BOUNDARY_GRID,
+    BOUNDARY_LIMIT,
+    DATA_POINTS_LIMIT,
+    LAYER_STATS,
+    BoundaryRecord,
+    DataRecord,
+    EpochRecord,
+    Layer,
+    Record,
+    SnapshotRecord,
+    StartRecord,
+    Status,
+    StatusRecord,
+    StepRecord,
+    WeightsRecord,
+)
 from vgrad.run import Run
+from vgrad.train import compiled
 
 # Full kernel-gradient matrices kept per run: at most this many numbers in all ...
 SNAPSHOT_BUDGET = 1_000_000
@@ -35,11 +51,17 @@ TRACE_SWITCH_SECONDS = 0.0002
 # Runs this short stay eager: compiling would take longer than the run.
 EAGER_ONLY_STEPS = 20
 
-OnRecord = Callable[[dict], None]
+OnRecord = Callable[[Record], None]
 
 
 _TRACES = {"count": 0, "switch": 0.005}
 _TRACES_LOCK = threading.Lock()
+
+
+def tracing() -> bool:
+    """True while any training traces its step (Keras' global state must not be cleared then)."""
+    with _TRACES_LOCK:
+        return _TRACES["count"] > 0
 
 
 def _tracing(delta: int) -> None:
@@ -67,7 +89,7 @@ def train(
     """
     run = Run(config=config)
 
-    def emit(record: dict) -> None:
+    def emit(record: Record) -> None:
         run.add(record)
         if on_record is not None:
             on_record(record)
@@ -79,8 +101,7 @@ def train(
         finally:
             trainer.close()
     except Exception as exc:  # a failed job is a result to show, not a crash
-        emit({"kind": "status", "status": "failed", "step": run.last_step,
-              "message": f"{type(exc).__name__}: {str(exc)[:500]}"})
+        emit(StatusRecord(status=Status.FAILED, step=run.last_step, message=f"{type(exc).__name__}: {str(exc)[:500]}"))
     return run
 
 
@@ -106,8 +127,8 @@ def snapshot_steps(config: RunConfig, floats_per_step: int) -> set[int]:
     return steps
 
 
-def _clean(values: list) -> list:
-    return [v if v == v and v not in (math.inf, -math.inf) else None for v in values]
+def _clean(values: list) -> tuple:
+    return tuple(v if v == v and v not in (math.inf, -math.inf) else None for v in values)
 
 
 class Trainer:
@@ -117,9 +138,9 @@ class Trainer:
         import keras
         import tensorflow as tf
 
-        from vgrad import data as data_mod
-        from vgrad import models, tfsetup
-        from vgrad.optim import fused_apply
+        from vgrad.train import data as data_mod
+        from vgrad.train import models, tfsetup
+        from vgrad.train.optim import fused_apply
 
         tfsetup.same_ops_in_graph()
         self.tf = tf
@@ -172,7 +193,7 @@ class Trainer:
     def step(self, x, y):
         """One optimizer step; returns (loss, norm, clipped norm, stats [L, S], kernel grads, dL/dx_t, sigma)."""
         tf = self.tf
-        from vgrad.stats import layer_stats
+        from vgrad.train.stats import layer_stats
 
         n_vars, n_layers = len(self.vars), len(self.kernel_idx)
         with tf.GradientTape() as tape:
@@ -261,22 +282,22 @@ class Trainer:
         return xs, ys, self.tf.constant(np.stack([gx.ravel(), gy.ravel()], axis=1))
 
     # --- the loop ------------------------------------------------------------
-    def start_records(self) -> list[dict]:
+    def start_records(self) -> list[Record]:
         c = self.config
-        recs = [{"kind": "start", "layers": self.built.layers, "n_train": self.n,
-                 "n_val": int(self.data.x_val.shape[0]), "steps_per_epoch": c.steps_per_epoch,
-                 "total_steps": c.total_steps, "family": c.family, "seq_len": c.seq_len if self.rnn else 0,
-                 "lr": c.learning_rate, "stats": list(LAYER_STATS)}]
+        recs: list[Record] = [StartRecord(
+            layers=tuple(Layer(**d) for d in self.built.layers), n_train=self.n,
+            n_val=int(self.data.x_val.shape[0]), steps_per_epoch=c.steps_per_epoch, total_steps=c.total_steps,
+            family=c.family, seq_len=c.seq_len if self.rnn else 0, lr=c.learning_rate)]
         if self.grid is not None:
             k = min(self.n, DATA_POINTS_LIMIT)
-            recs.append({"kind": "data", "x": self.data.x_train[:k].round(4).tolist(),
-                         "y": self.data.y_train[:k, 0].astype(int).tolist()})
+            recs.append(DataRecord(x=_matrix(self.data.x_train[:k].round(4)),
+                                   y=tuple(self.data.y_train[:k, 0].astype(int).tolist())))
         recs.append(self.weights_record("initial"))
         return recs
 
-    def weights_record(self, when: str) -> dict:
+    def weights_record(self, when: str) -> WeightsRecord:
         kernel = np.asarray(self.vars[self.kernel_idx[0]])
-        return {"kind": "weights", "when": when, "layer_index": 0, "kernel": kernel.tolist()}
+        return WeightsRecord(when=when, layer_index=0, kernel=_matrix(kernel))
 
     def _data(self) -> list:
         """The data tensors the compiled functions read."""
@@ -332,18 +353,18 @@ class Trainer:
         if self.grid is not None:
             boundary_steps = {min((e + 1) * spe, total) - 1 for e in range(last_epoch + 1)
                               if e % every == 0 or e == last_epoch}
-        status, message = "finished", ""
+        status, message = Status.FINISHED, ""
         history: list[float] = []
         perm = np.arange(self.n, dtype=np.int32)
         allowed = None  # steps pace() allows before it is asked again
         while step < total:
             if should_stop():
-                status = "cancelled"
+                status = Status.CANCELLED
                 break
             if pace is not None and not allowed:
                 allowed = pace()
                 if should_stop():
-                    status = "cancelled"
+                    status = Status.CANCELLED
                     break
             epoch, batch = divmod(step, spe)
             if batch == 0:
@@ -353,12 +374,12 @@ class Trainer:
             ends = batch == spe - 1 or step == total - 1
             packed, k_grads = (self.step_call(idx, self.flags[ends]) if fast else self._batch_step(idx, ends))
             if self._emit_step(emit, step, packed.numpy(), history):
-                status, message = "diverged", self._divergence_message(step, history)
+                status, message = Status.DIVERGED, self._divergence_message(step, history)
                 break
             if step in snaps:
                 for j, g in enumerate(k_grads):
                     g = g.numpy()
-                    emit({"kind": "snapshot", "step": step, "layer_index": j, "grad": g.reshape(g.shape[0], -1).tolist()})
+                    emit(SnapshotRecord(step=step, layer_index=j, grad=_matrix(g.reshape(g.shape[0], -1))))
             if step in boundary_steps:
                 emit(self._boundary_record(step, (self.grid_call() if fast else self._grid_prob()).numpy()))
             if (self.tracer.ident is None and not self.compiled and total > EAGER_ONLY_STEPS
@@ -368,11 +389,11 @@ class Trainer:
             if allowed is not None:
                 allowed -= 1
         emit(self.weights_record("final"))
-        if status == "cancelled":
+        if status == Status.CANCELLED:
             message = f"stopped by request after {step} steps"
-        elif status == "finished":
+        elif status == Status.FINISHED:
             message = f"trained {step} steps"
-        emit({"kind": "status", "status": status, "step": step - 1, "message": message})
+        emit(StatusRecord(status=status, step=step - 1, message=message))
 
     def close(self) -> None:
         """Wait for a trace still under way (a short run can end first)."""
@@ -392,28 +413,24 @@ class Trainer:
             return True
         history.append(float(gn))
         spe = self.config.steps_per_epoch
-        rec = {"kind": "step", "step": s, "epoch": s // spe, "loss": float(loss),
-               "global_norm": float(gn), "global_norm_clipped": float(gnc)}
         table = stats.T
-        columns = table.tolist()
-        for k in np.flatnonzero(~np.isfinite(table).all(axis=1)):  # NaN/Inf -> null, JSON-safe
+        columns = [tuple(c) for c in table.tolist()]
+        for k in np.flatnonzero(~np.isfinite(table).all(axis=1)):  # NaN/Inf -> None, JSON-safe
             columns[k] = _clean(columns[k])
-        rec.update(zip(LAYER_STATS, columns, strict=True))
-        if self.rnn:
-            rec["input_grad_by_time"] = _clean(by_time.tolist())
-            rec["recurrent_sigma_max"] = _clean(sigma.tolist())
-        emit(rec)
+        rnn = dict(input_grad_by_time=_clean(by_time.tolist()), recurrent_sigma_max=_clean(sigma.tolist())
+                   ) if self.rnn else {}
+        emit(StepRecord(step=s, epoch=s // spe, loss=float(loss), global_norm=float(gn),
+                        global_norm_clipped=float(gnc), **dict(zip(LAYER_STATS, columns, strict=True)), **rnn))
         if metrics is not None:
             m = _clean(metrics[1:].tolist())
-            emit({"kind": "epoch", "epoch": s // spe, "step": s, "loss": m[0], "accuracy": m[1],
-                  "val_loss": m[2], "val_accuracy": m[3]})
+            emit(EpochRecord(epoch=s // spe, step=s, loss=m[0], accuracy=m[1], val_loss=m[2], val_accuracy=m[3]))
         return False
 
-    def _boundary_record(self, step: int, prob: np.ndarray) -> dict:
+    def _boundary_record(self, step: int, prob: np.ndarray) -> BoundaryRecord:
         xs, ys, _ = self.grid
-        prob = np.nan_to_num(prob.reshape(len(ys), len(xs)), nan=0.5)
-        return {"kind": "boundary", "step": step, "epoch": step // self.config.steps_per_epoch,
-                "xs": xs.round(4).tolist(), "ys": ys.round(4).tolist(), "prob": np.round(prob, 4).tolist()}
+        prob = np.nan_to_num(prob.reshape(len(ys), len(xs)), nan=0.5, posinf=1.0, neginf=0.0)
+        return BoundaryRecord(step=step, epoch=step // self.config.steps_per_epoch, xs=tuple(xs.round(4).tolist()),
+                              ys=tuple(ys.round(4).tolist()), prob=_matrix(np.round(prob, 4)))
 
     def _divergence_message(self, step: int, history: list[float]) -> str:
         c = self.config
@@ -423,3 +440,8 @@ class Trainer:
         return (f"diverged at step {step} (epoch {step // c.steps_per_epoch}): the loss or a gradient became "
                 f"NaN/Inf; {why}. Likely causes: learning rate {c.learning_rate:g} too large for "
                 f"{c.optimizer}, a large init, or no clipping. Try a smaller learning rate or enable clipping.")
+
+
+def _matrix(a: np.ndarray) -> tuple:
+    """A 2-D array as a tuple of row tuples (float)."""
+    return tuple(map(tuple, np.asarray(a, dtype=float).tolist()))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from vgrad.models import RELU_FAMILY
 from vgrad.records import LAYER_STATS
+from vgrad.train.models import RELU_FAMILY
 
 NAN = float("nan")
 SATURATING = ("sigmoid", "tanh", "softsign")

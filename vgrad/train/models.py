@@ -89,7 +89,7 @@ def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
 
 
 def build(config: RunConfig) -> Built:
-    """The instrumented model and its optimizer (settings only; see `vgrad.optim`)."""
+    """The instrumented model and its optimizer (settings only; see `vgrad.train.optim`)."""
     if config.family == "rnn":
         model, layers, kernels, recurrent = _build_rnn(config)
     else:

@@ -1,0 +1,74 @@
+"""The service's request and response bodies, as pydantic models: /docs shows the real schema.
+
+Records inside a RecordsPage are vgrad.records' typed records (a union on `kind`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from vgrad.records import Record, Status
+
+RecordItem = Annotated[Record, Field(discriminator="kind")]
+
+
+class SubmitRequest(BaseModel):
+    config: dict[str, Any] = Field(default_factory=dict, description="RunConfig fields; missing ones take defaults")
+    client: str = Field("anonymous", max_length=100, description="who submits (a browser session id)")
+    label: str = Field("", max_length=200, description="free text shown in job lists")
+
+
+class Submitted(BaseModel):
+    id: str
+    status: Status
+    queue_position: int | None = Field(None, description="1 = next to start; null when not queued")
+
+
+class JobSummary(BaseModel):
+    id: str
+    client: str
+    label: str
+    status: Status
+    queue_position: int | None
+    step: int = Field(description="steps done")
+    total_steps: int
+    message: str
+    created: float = Field(description="Unix time of the submit")
+    paused: bool
+    records: int = Field(description="records made so far")
+    records_freed: bool = Field(description="true once the records were freed (VGRAD_RETENTION_SECONDS)")
+    config: dict[str, Any] | None = Field(None, description="the RunConfig (GET /jobs/{id} only)")
+
+
+class RecordsPage(BaseModel):
+    records: list[RecordItem] = Field(description="the job's records from `offset` on, in order")
+    next: int = Field(description="the offset to ask for next")
+    status: Status
+    queue_position: int | None
+    message: str
+    step: int
+    total_steps: int
+    paused: bool
+
+
+class Health(BaseModel):
+    ok: bool
+    ready: bool = Field(description="true once TensorFlow is imported and warm")
+    tensorflow: str | None
+    error: str | None
+    jobs: int
+    running: int
+    queued: int
+    precompiling: bool = Field(description="true until the notebook presets are traced after the warm-up")
+    workers: int
+    threads: int
+    pid: int
+    limits: dict[str, int]
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="a sentence for people")
+    field: str | None = Field(None, description="the RunConfig field at fault (400)")
+    limit: str | None = Field(None, description="the environment variable of the limit exceeded (413)")
