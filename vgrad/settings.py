@@ -59,6 +59,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "Saved runs"),
     Setting("VGRAD_MAX_RUN_MB", "64", "largest run document (JSON, MB) that can be saved or imported",
             "Saved runs"),
+    # Uploads (CSV data sets; see vgrad.csvdata)
+    Setting("VGRAD_MAX_UPLOAD_MB", "20", "largest CSV file (MB) that can be uploaded as a data set", "Uploads"),
+    Setting("VGRAD_MAX_ROWS", "100000", "data rows of an uploaded CSV file", "Uploads"),
+    Setting("VGRAD_MAX_COLUMNS", "1000", "columns of an uploaded CSV file (and features after one-hot encoding)",
+            "Uploads"),
+    Setting("VGRAD_MAX_DATASETS_PER_CLIENT", "10", "uploaded data sets one browser session can keep", "Uploads"),
+    Setting("VGRAD_MAX_DATASET_BYTES", "524288000", "bytes of all stored uploads together (default 500 MB)",
+            "Uploads"),
     # Limits (enforced by the training service, see vgrad.limits)
     Setting("VGRAD_MAX_PARAMS", "500000", "trainable (+ BatchNorm) parameters of one network", "Limits"),
     Setting("VGRAD_MAX_LAYER_UNITS", "4096", "hidden layers x units (rnn: recurrent layers x units)", "Limits"),
@@ -120,6 +128,31 @@ def data_dir() -> Path:
 def max_run_bytes() -> int:
     """Largest run document that can be saved or imported."""
     return get_int("VGRAD_MAX_RUN_MB", low=1) * 1024 * 1024
+
+
+def max_upload_bytes() -> int:
+    """Largest CSV upload: VGRAD_MAX_UPLOAD_MB (default 20) in bytes."""
+    return get_int("VGRAD_MAX_UPLOAD_MB", low=1) * 1024 * 1024
+
+
+def max_rows() -> int:
+    """Data rows of an uploaded CSV file: VGRAD_MAX_ROWS (default 100000)."""
+    return get_int("VGRAD_MAX_ROWS", low=1)
+
+
+def max_columns() -> int:
+    """Columns of an uploaded CSV file: VGRAD_MAX_COLUMNS (default 1000)."""
+    return get_int("VGRAD_MAX_COLUMNS", low=1)
+
+
+def max_datasets_per_client() -> int:
+    """Uploaded data sets one browser session can keep: VGRAD_MAX_DATASETS_PER_CLIENT (default 10)."""
+    return get_int("VGRAD_MAX_DATASETS_PER_CLIENT", low=1)
+
+
+def max_dataset_bytes() -> int:
+    """Bytes of all stored uploads together: VGRAD_MAX_DATASET_BYTES (default 500 MB)."""
+    return get_int("VGRAD_MAX_DATASET_BYTES", low=1)
 
 
 def describe() -> str:
