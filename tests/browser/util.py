@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from tests.service.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -21,10 +22,7 @@ def shot(page, name: str, full_page: bool = False) -> None:
 
 def wait(predicate, timeout: float, step: float = 0.25):
     """Poll `predicate` until it returns something truthy or `timeout` passes; its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
+    try:
+        return wait_for(predicate, timeout, step)
+    except AssertionError:  # timed out: the caller asserts on the value itself
+        return predicate()
