@@ -256,3 +256,16 @@ def test_run_json_and_frames():
     assert row.layer == "dense_1" and row.grad_norm == run.steps[3].grad_norm[0]
     assert list(run.epochs_frame().columns) == ["epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy"]
     assert run.to_csv().splitlines()[0].startswith("step,epoch,layer,layer_index,grad_norm")
+
+
+def test_init_gain_scales_the_weight_variance_and_bias_std_draws_biases():
+    from vgrad.train.models import build
+
+    base = RunConfig(hidden_layers=2, units=200, n_features=64, n_samples=100, initializer="he_normal")
+    plain = build(base).model.get_layer("dense_2").kernel.numpy()
+    scaled = build(base.with_values(init_gain=4.0)).model.get_layer("dense_2").kernel.numpy()
+    np.testing.assert_allclose(scaled, 2.0 * plain, rtol=1e-6)  # same draw, sqrt(4) times larger
+    assert 200 * plain.var() == pytest.approx(2.0, rel=0.05)  # He: sigma_w^2 = 2
+    bias = build(base.with_values(bias_std=0.5, bias_init=1.0)).model.get_layer("dense_1").bias.numpy()
+    assert bias.mean() == pytest.approx(1.0, abs=0.15) and bias.std() == pytest.approx(0.5, rel=0.2)
+    assert (build(base).model.get_layer("dense_1").bias.numpy() == 0).all()

@@ -92,7 +92,11 @@ FIELDS: dict[str, Field] = {
     "initializer": Field(str, choices=INITIALIZERS, group="Architecture", help="kernel initializer"),
     "init_std": Field(float, 1e-6, 10.0, group="Architecture", help="std of random_normal"),
     "init_limit": Field(float, 1e-6, 10.0, group="Architecture", help="limit of random_uniform"),
-    "bias_init": Field(float, -10.0, 10.0, group="Architecture", help="constant initial bias"),
+    "init_gain": Field(float, 0.01, 100.0, group="Architecture",
+                       help="multiplies the initializer's variance (sigma_w^2 = gain x the initializer's)"),
+    "bias_init": Field(float, -10.0, 10.0, group="Architecture", help="initial bias (the mean, if bias_std > 0)"),
+    "bias_std": Field(float, 0.0, 10.0, group="Architecture",
+                      help="std of random normal hidden-layer biases (0 = every bias is bias_init)"),
     "cell": Field(str, choices=CELLS, group="Architecture", help="recurrent cell (rnn)"),
     "rnn_layers": Field(int, 1, 4, group="Architecture", help="stacked recurrent layers (rnn)"),
     "seq_len": Field(int, 2, 200, group="Architecture", help="time steps; the label depends on step 0 only (rnn)"),
@@ -144,7 +148,9 @@ class RunConfig:
     initializer: str = "glorot_uniform"
     init_std: float = 0.05
     init_limit: float = 0.05
+    init_gain: float = 1.0
     bias_init: float = 0.0
+    bias_std: float = 0.0
     cell: str = "lstm"
     rnn_layers: int = 1
     seq_len: int = 20

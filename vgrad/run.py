@@ -104,6 +104,9 @@ class Run:
     status: Status = Status.RUNNING
     message: str = ""
     last_step: int = -1
+    # Where the run comes from: {} for vgrad's engine; {"kind": "notebook", "model": "...", ...} for a
+    # GradientMonitor run of someone's own Keras model (its config then only approximates the model).
+    origin: dict = field(default_factory=dict)
 
     # --- building from records ----------------------------------------------
     def add(self, record: Record) -> None:
@@ -287,7 +290,7 @@ class Run:
             "config": self.config.to_dict(), "layers": [_LAYERS.dump_python(x, mode="json") for x in self.layers],
             "steps": _dump(self.steps), "epochs": _dump(self.epochs), "snapshots": _dump(self.snapshots),
             "boundaries": _dump(self.boundaries), "info": info, "status": str(self.status),
-            "message": self.message,
+            "message": self.message, **({"origin": self.origin} if self.origin else {}),
         }
 
     def to_json(self) -> str:
@@ -361,7 +364,7 @@ def _read_v1(data: Any) -> Run:
     info = data.get("info", {})
     if not isinstance(info, dict):
         raise RecordError("info must be an object")
-    run = Run(config=config, status=status, message=_text(data.get("message", "")))
+    run = Run(config=config, status=status, message=_text(data.get("message", "")), origin=_origin(data))
     start = info.get("start")
     if start is not None:
         rec = _record(start, "start", "info.start")
@@ -432,6 +435,16 @@ def _objects(data: dict, key: str, required: bool = True) -> list[dict]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise RecordError(f"{key} must be a list of objects")
     return value
+
+
+def _origin(data: dict) -> dict:
+    """The optional `origin` object: short text values only (it is shown on pages)."""
+    origin = data.get("origin", {})
+    if not isinstance(origin, dict) or len(origin) > 20 or not all(
+            isinstance(k, str) and len(k) <= 40 and isinstance(v, str | int | float | bool) and len(str(v)) <= 500
+            for k, v in origin.items()):
+        raise RecordError("origin must be an object of at most 20 short text or number values")
+    return dict(origin)
 
 
 def _text(value: Any) -> str:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from vgrad.config import RunConfig
 
 # Fields that change only values the graph reads from variables or data, never its structure.
-VALUE_ONLY = ("seed", "data_seed", "learning_rate", "epochs", "class_sep", "flip_y", "snapshot_every")
+VALUE_ONLY = ("seed", "data_seed", "learning_rate", "epochs", "class_sep", "flip_y", "snapshot_every", "init_gain",
+              "bias_init", "bias_std")
 MAX_ENTRIES = 32
 # A stored function keeps the variables and data of the training that traced it alive.
 MAX_BYTES = 256 * 2**20

@@ -36,7 +36,29 @@ def layer_seed(config: RunConfig, index: int, salt: int = 0) -> int:
     return (config.seed * 1_000_003 + index * 7919 + salt * 104_729) % (2**31 - 1)
 
 
+class Scaled(keras.initializers.Initializer):
+    """Another initializer's values times sqrt(gain): its variance times `gain`."""
+
+    def __init__(self, base: keras.initializers.Initializer, gain: float):
+        self.base, self.scale = base, math.sqrt(gain)
+
+    def __call__(self, shape, dtype=None):
+        return self.base(shape, dtype) * self.scale
+
+
 def kernel_initializer(config: RunConfig, index: int, fan_in: int) -> keras.initializers.Initializer:
+    base = _base_initializer(config, index, fan_in)
+    return base if config.init_gain == 1.0 else Scaled(base, config.init_gain)
+
+
+def bias_initializer(config: RunConfig, index: int) -> keras.initializers.Initializer:
+    """bias_init for every unit, or N(bias_init, bias_std^2) per unit when bias_std > 0."""
+    if config.bias_std > 0:
+        return keras.initializers.RandomNormal(config.bias_init, config.bias_std, seed=layer_seed(config, index, 3))
+    return keras.initializers.Constant(config.bias_init)
+
+
+def _base_initializer(config: RunConfig, index: int, fan_in: int) -> keras.initializers.Initializer:
     seed = layer_seed(config, index)
     name = config.initializer
     if name == "random_normal":
@@ -134,7 +156,7 @@ def _build_mlp(config: RunConfig):
         name = f"dense_{i + 1}"
         dense = keras.layers.Dense(
             config.units, activation=config.activation if inline else None, name=name,
-            kernel_initializer=kernel_initializer(config, i, width), bias_initializer=bias,
+            kernel_initializer=kernel_initializer(config, i, width), bias_initializer=bias_initializer(config, i),
             kernel_regularizer=_regularizer(config),
         )
         h = dense(h)
