@@ -44,9 +44,25 @@ def test_invalid_values_name_the_field_and_range(field, value, words):
     assert str(err.value).startswith(field + ":") and words in str(err.value)
 
 
+def test_data_sets_fix_their_own_shape():
+    assert RunConfig(dataset="moons", n_features=3).n_features == 2  # a 2-D set has 2 features
+    digits = RunConfig(dataset="digits", n_samples=5000)
+    assert (digits.n_features, digits.n_classes, digits.n_samples, digits.task) == (64, 10, 1797, "multiclass")
+    assert RunConfig(dataset="diabetes").task == "regression" and RunConfig(dataset="diabetes").n_classes == 0
+    assert RunConfig(n_classes=5, n_features=6).task == "multiclass"
+    with pytest.raises(ConfigError, match="n_classes"):
+        RunConfig(n_classes=8)  # 2 informative features make at most 4 clusters
+    with pytest.raises(ConfigError, match="n_classes"):
+        RunConfig(n_classes=1)
+    with pytest.raises(ConfigError, match="data_id"):
+        RunConfig(dataset="csv")
+    with pytest.raises(ConfigError, match="data_id"):
+        RunConfig(dataset="csv", data_id="../../etc/passwd")
+    csv = RunConfig(dataset="csv", data_id="ab" * 32, target="species", n_features=4, n_classes=3)
+    assert csv.task == "multiclass" and RunConfig.from_json(csv.to_json()) == csv
+
+
 def test_invalid_combinations():
-    with pytest.raises(ConfigError, match="n_features"):
-        RunConfig(dataset="moons", n_features=3)
     with pytest.raises(ConfigError, match="only one of"):
         RunConfig(clipvalue=1.0, global_clipnorm=1.0)
     with pytest.raises(ConfigError, match="prelu"):

@@ -21,9 +21,11 @@ def _independent_grads(trainer: Trainer, x, y):
     seeds = [layer.seed_generator.state for layer in trainer.model.layers if hasattr(layer, "seed_generator")]
     saved = [s.numpy() for s in seeds]
     kernels = [trainer.vars[i] for i in trainer.kernel_idx]
+    task_loss = {"binary": keras.losses.BinaryCrossentropy(), "regression": keras.losses.MeanSquaredError(),
+                 "multiclass": keras.losses.SparseCategoricalCrossentropy()}[trainer.config.task]
     with tf.GradientTape() as tape:
         pred = trainer.model(x, training=True)[0]
-        loss = keras.losses.BinaryCrossentropy()(y, pred) + sum(trainer.model.losses)
+        loss = task_loss(y, pred) + sum(trainer.model.losses)
     grads = tape.gradient(loss, kernels)
     for s, v in zip(seeds, saved, strict=True):
         s.assign(v)
@@ -41,6 +43,11 @@ def _independent_grads(trainer: Trainer, x, y):
     dict(family="rnn", cell="simple_rnn", seq_len=6, n_features=3, activation="tanh"),
     dict(family="rnn", cell="lstm", seq_len=6, n_features=3, activation="tanh", rnn_layers=2),
     dict(family="rnn", cell="gru", seq_len=6, n_features=3, activation="tanh"),
+    dict(dataset="iris", activation="tanh", batch_norm="before"),
+    dict(n_classes=4, n_features=4, activation="relu", dropout=0.2),
+    dict(dataset="diabetes", activation="elu", l2=0.01),
+    dict(dataset="playground_multi_gaussian", activation="sigmoid"),
+    dict(family="rnn", cell="lstm", seq_len=5, n_features=4, n_classes=3, activation="tanh"),
 ], ids=lambda f: "-".join(f"{k}={v}" for k, v in f.items()))
 def test_step_gradients_equal_an_independent_tape(fields):
     trainer = Trainer(RunConfig(**{**TINY, **fields}))
@@ -254,7 +261,8 @@ def test_run_json_and_frames():
     assert len(frame) == 6 * 9
     row = frame[(frame.step == 3) & (frame.layer_index == 0)].iloc[0]
     assert row.layer == "dense_1" and row.grad_norm == run.steps[3].grad_norm[0]
-    assert list(run.epochs_frame().columns) == ["epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert list(run.epochs_frame().columns) == ["epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy",
+                                               "r2", "val_r2"]
     assert run.to_csv().splitlines()[0].startswith("step,epoch,layer,layer_index,grad_norm")
 
 
@@ -269,3 +277,36 @@ def test_init_gain_scales_the_weight_variance_and_bias_std_draws_biases():
     bias = build(base.with_values(bias_std=0.5, bias_init=1.0)).model.get_layer("dense_1").bias.numpy()
     assert bias.mean() == pytest.approx(1.0, abs=0.15) and bias.std() == pytest.approx(0.5, rel=0.2)
     assert (build(base).model.get_layer("dense_1").bias.numpy() == 0).all()
+
+
+@pytest.mark.parametrize("fields, task, units, activation", [
+    (dict(dataset="iris"), "multiclass", 3, "softmax"),
+    (dict(dataset="diabetes"), "regression", 1, "linear"),
+    (dict(dataset="playground_xor", n_samples=200), "binary", 1, "sigmoid"),
+])
+def test_every_task_trains_with_its_output_and_metrics(fields, task, units, activation):
+    run = train(RunConfig(**{**TINY, "hidden_layers": 2, "standardize": True, **fields}))
+    assert run.status == "finished" and run.task == task == run.start.task
+    assert (run.layers[-1].units, run.layers[-1].activation) == (units, activation)
+    last = run.epochs[-1]
+    if task == "regression":
+        assert last.accuracy is None and last.r2 is not None and last.val_r2 is not None
+        assert run.confusion is None
+    else:
+        assert last.r2 is None and 0 <= last.val_accuracy <= 1
+        k = len(run.start.classes)
+        assert k == units if task == "multiclass" else k == 2
+        val = np.array(run.confusion.val)
+        assert val.shape == (k, k) and val.sum() == run.start.n_val
+        assert np.trace(val) / val.sum() == pytest.approx(last.val_accuracy, abs=1e-6)
+
+
+def test_multiclass_and_regression_boundaries_on_two_features():
+    multi = train(RunConfig(n_classes=3, n_informative=2, epochs=2, n_samples=150))
+    b = multi.boundaries[-1]
+    labels = np.array(b.label)
+    assert labels.shape == (len(b.ys), len(b.xs)) and set(np.unique(labels)) <= {0, 1, 2}
+    assert np.all((np.array(b.prob) >= 1 / 3 - 1e-4) & (np.array(b.prob) <= 1 + 1e-6))  # the winner's P
+    reg = train(RunConfig(dataset="playground_plane", epochs=2, n_samples=150))
+    assert reg.boundaries[-1].label is None and reg.data is not None
+    assert all(isinstance(v, float) for v in reg.data.y)  # targets in their own units

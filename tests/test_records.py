@@ -62,7 +62,8 @@ def test_every_kind_round_trips_through_json(record):
 
 
 def test_kinds_are_the_wire_names():
-    assert list(KINDS) == ["start", "data", "weights", "step", "snapshot", "epoch", "boundary", "status"]
+    assert list(KINDS) == ["start", "data", "weights", "step", "snapshot", "epoch", "boundary", "confusion",
+                           "status"]
     assert set(record_schema()["discriminator"]["mapping"]) == set(KINDS)
 
 
@@ -92,7 +93,7 @@ def test_size_counts_numbers():
     step = ONE_OF_EACH[3]
     # 12 one-layer tuples; kind, step, epoch, loss and the two norms; the two rnn fields (None)
     assert size(step) == len(LAYER_STATS) + 6 + 2
-    assert size(ONE_OF_EACH[6]) == 2 + 1 + 2 + 3  # xs, ys, prob 1 x 2, and kind/step/epoch
+    assert size(ONE_OF_EACH[6]) == 2 + 1 + 2 + 4  # xs, ys, prob 1 x 2, and kind/step/epoch/label
 
 
 # --- saved runs ---------------------------------------------------------------------------

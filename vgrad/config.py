@@ -18,9 +18,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from vgrad import datasets
 from vgrad.text import short
 
 ACTIVATIONS = (
@@ -32,7 +34,8 @@ INITIALIZERS = (
     "lecun_normal", "orthogonal", "random_normal", "random_uniform", "glorot_bengio_standard",
 )
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
-DATASETS = ("classification", "moons", "circles")
+DATASETS = (*datasets.DATASETS, "csv")  # "csv": a table uploaded to the service (data_id)
+MISSING_VALUES = ("drop", "impute")
 FAMILIES = ("mlp", "rnn")
 CELLS = ("simple_rnn", "lstm", "gru")
 BATCH_NORM = ("off", "before", "after")
@@ -56,10 +59,14 @@ class Field:
     choices: tuple[str, ...] = ()
     help: str = ""
     group: str = ""
+    pattern: str = ""  # free text (a str field without choices) must match this regular expression
+    text: str = ""  # what the pattern accepts, for people
 
     def describe(self) -> str:
         if self.choices:
             return "one of " + ", ".join(self.choices)
+        if self.kind is str:
+            return self.text
         if self.kind is bool:
             return "true or false"
         return f"{'an integer' if self.kind is int else 'a number'} from {_fmt(self.low)} to {_fmt(self.high)}"
@@ -74,12 +81,25 @@ def _fmt(x: float | None) -> str:
 # Field name -> rule. The order is the order of the UI groups and of the docs.
 FIELDS: dict[str, Field] = {
     # Data
-    "dataset": Field(str, choices=DATASETS, group="Data", help="scikit-learn generator"),
-    "n_samples": Field(int, 20, 20000, group="Data", help="examples generated (train + validation)"),
-    "n_features": Field(int, 2, 64, group="Data", help="input features (moons and circles have 2)"),
+    "dataset": Field(str, choices=DATASETS, group="Data", help="a data set that ships (see `vgrad datasets`), "
+                     "or csv: a table uploaded to the service"),
+    "data_id": Field(str, group="Data", pattern=r"([0-9a-f]{64})?", text="a sha256 hex digest (64 characters) or empty",
+                     help="the uploaded table (dataset=csv): its content hash"),
+    "target": Field(str, group="Data", pattern=r"[^\x00-\x1f]{0,200}", text="a column name (at most 200 characters)",
+                    help="the uploaded table's target column (empty: the last one)"),
+    "missing": Field(str, choices=MISSING_VALUES, group="Data",
+                     help="rows with missing cells of an uploaded table: drop them or impute (median / most frequent)"),
+    "n_samples": Field(int, 20, 20000, group="Data",
+                       help="examples generated (train + validation); a bundled table: a seeded subset of its rows"),
+    "n_features": Field(int, 2, 1000, group="Data", help="input features (set by the data set where it is fixed)"),
+    "n_classes": Field(int, 0, 100, group="Data",
+                       help="classes of make_classification (2-10); set by the data set otherwise (0 = regression)"),
+    "n_informative": Field(int, 0, 1000, group="Data",
+                           help="make_classification informative features (0 = n_features for 2-3, else half)"),
+    "n_clusters_per_class": Field(int, 1, 10, group="Data", help="make_classification clusters per class"),
     "class_sep": Field(float, 0.1, 10.0, group="Data", help="make_classification class separation"),
     "flip_y": Field(float, 0.0, 0.5, group="Data", help="fraction of labels flipped at random (noise)"),
-    "noise": Field(float, 0.0, 1.0, group="Data", help="Gaussian noise for moons and circles"),
+    "noise": Field(float, 0.0, 1.0, group="Data", help="noise of moons, circles and the Playground sets"),
     "data_seed": Field(int, 0, 2**31 - 1, group="Data", help="random_state of the generator and the split"),
     "val_fraction": Field(float, 0.05, 0.5, group="Data", help="share held out for validation"),
     "standardize": Field(bool, group="Data", help="scale features to mean 0, std 1 (fit on train)"),
@@ -132,8 +152,14 @@ class RunConfig:
     """
 
     dataset: str = "classification"
+    data_id: str = ""
+    target: str = ""
+    missing: str = "drop"
     n_samples: int = 100
     n_features: int = 2
+    n_classes: int = 2
+    n_informative: int = 0
+    n_clusters_per_class: int = 1
     class_sep: float = 1.0
     flip_y: float = 0.01
     noise: float = 0.1
@@ -175,8 +201,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         for name, rule in FIELDS.items():
             object.__setattr__(self, name, _check(name, rule, getattr(self, name)))
-        if self.dataset in ("moons", "circles") and self.n_features != 2:
-            raise ConfigError("n_features", f"{self.dataset} data has exactly 2 features, got {self.n_features}")
+        self._check_data()
         if self.family == "rnn" and self.dataset != "classification":
             raise ConfigError("dataset", "the rnn family uses the classification sequence task")
         if self.family == "rnn" and self.activation == "prelu":
@@ -189,7 +214,38 @@ class RunConfig:
         if n_val < 2 or self.n_samples - n_val < 2:
             raise ConfigError("val_fraction", "leaves fewer than 2 examples for training or validation")
 
+    def _check_data(self) -> None:
+        """Fields a data set fixes are set to its values; the rest must fit the generator."""
+        if self.dataset == "csv":
+            if not self.data_id:
+                raise ConfigError("data_id", "dataset=csv needs the uploaded table's data_id")
+            return
+        spec = datasets.DATASETS[self.dataset]
+        fixed = {"n_features": spec.n_features, "n_classes": 0 if spec.task == "regression" else spec.n_classes}
+        for name, value in fixed.items():
+            if value is not None:
+                object.__setattr__(self, name, value)
+        if spec.n_rows is not None and self.n_samples > spec.n_rows:
+            object.__setattr__(self, "n_samples", spec.n_rows)
+        if self.dataset == "classification":
+            if not 2 <= self.n_classes <= 10:
+                raise ConfigError("n_classes", f"make_classification makes 2 to 10 classes, got {self.n_classes}")
+            informative = self.n_informative or datasets.default_informative(self.n_features)
+            if informative > self.n_features:
+                raise ConfigError("n_informative", f"at most n_features = {self.n_features}, got {informative}")
+            if self.n_classes * self.n_clusters_per_class > 2 ** informative:
+                raise ConfigError("n_classes", f"{self.n_classes} classes x {self.n_clusters_per_class} clusters "
+                                  f"need more than {informative} informative features (at most 2^informative "
+                                  "clusters)")
+            if self.n_samples < self.n_classes * self.n_clusters_per_class:
+                raise ConfigError("n_samples", "fewer examples than classes x clusters per class")
+
     # --- derived -------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        """binary, multiclass or regression (n_classes 0)."""
+        return "regression" if self.n_classes == 0 else ("binary" if self.n_classes == 2 else "multiclass")
+
     @property
     def n_train(self) -> int:
         """Training examples after the split (sklearn rounds the test share up)."""
@@ -280,8 +336,11 @@ def _check(name: str, rule: Field, value: Any) -> Any:
             return bool(value)
         raise ConfigError(name, f"expected true or false, got {short(value)}")
     if rule.kind is str:
-        if isinstance(value, str) and value.strip().lower() in rule.choices:
-            return value.strip().lower()
+        if rule.choices:
+            if isinstance(value, str) and value.strip().lower() in rule.choices:
+                return value.strip().lower()
+        elif isinstance(value, str) and re.fullmatch(rule.pattern, value.strip()):
+            return value.strip()
         raise ConfigError(name, f"expected {rule.describe()}, got {short(value)}")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(name, f"expected {rule.describe()}, got {short(value)}")

@@ -10,9 +10,16 @@ VGRAD_MAX_LAYER_UNITS        4096         hidden layers x units (rnn: recurrent 
 VGRAD_MAX_SAMPLES            10000        n_samples (train + validation examples)
 VGRAD_MAX_STEPS              20000        optimizer steps (epochs x steps per epoch, or `steps`)
 VGRAD_MAX_WORK               50000000000  parameters x examples processed (x seq_len for rnn)
-VGRAD_MAX_JOBS_PER_CLIENT    8            running + queued jobs of one client (browser session)
-VGRAD_MAX_RUNNING            2            jobs of one client training at the same time
-VGRAD_MAX_QUEUED             64           jobs waiting in the queue, all clients together
+VGRAD_MAX_JOBS_PER_CLIENT    8            running + queued jobs of one browser session
+VGRAD_MAX_RUNNING            2            jobs of one browser session training at the same time
+VGRAD_MAX_JOBS_PER_ADDRESS   16           running + queued jobs of all sessions from one address
+VGRAD_MAX_QUEUED             64           jobs waiting in the queue, all sessions together
+
+Who a job belongs to is decided by the Streamlit process, not by the caller: it sends its session
+id and the browser's address with each submission (see vgrad.service.jobs), so a person opening
+many tabs still counts once per address. The queue is served round-robin: across addresses
+first, then across the sessions of an address, so one backlog delays another's next job by at
+most one job.
 
 Snapshot memory needs no variable of its own: the engine keeps at most
 max(vgrad.train.engine.SNAPSHOT_BUDGET, 2 x parameters) gradient numbers per run, so
@@ -40,6 +47,7 @@ ENV = {
     "max_work": "VGRAD_MAX_WORK",
     "max_jobs_per_client": "VGRAD_MAX_JOBS_PER_CLIENT",
     "max_running": "VGRAD_MAX_RUNNING",
+    "max_jobs_per_address": "VGRAD_MAX_JOBS_PER_ADDRESS",
     "max_queued": "VGRAD_MAX_QUEUED",
 }
 
@@ -61,6 +69,7 @@ class Limits:
     max_work: int = 50_000_000_000
     max_jobs_per_client: int = 8
     max_running: int = 2
+    max_jobs_per_address: int = 16
     max_queued: int = 64
 
     @classmethod
@@ -105,7 +114,7 @@ def count_params(config: RunConfig) -> int:
             else:  # keras GRU, reset_after=True: two bias vectors
                 total += 3 * c.units * (width + c.units + 2)
             width = c.units
-        return total + width + 1
+        return total + outputs(c) * (width + 1)
     total, width = 0, c.n_features
     for _ in range(c.hidden_layers):
         total += width * c.units + c.units
@@ -116,7 +125,12 @@ def count_params(config: RunConfig) -> int:
         width = c.units
     if 0 < c.residual_every <= c.hidden_layers and c.n_features != c.units:
         total += c.n_features * c.units  # the first block's projection shortcut
-    return total + width + 1
+    return total + outputs(c) * (width + 1)
+
+
+def outputs(config: RunConfig) -> int:
+    """Units of the output layer: one per class for multi-class, else one."""
+    return config.n_classes if config.task == "multiclass" else 1
 
 
 def layer_units(config: RunConfig) -> int:

@@ -28,6 +28,15 @@ from vgrad.run import Run
 from vgrad.text import num, pct, power_text
 
 LN2 = math.log(2.0)
+
+
+def chance_loss(run: Run) -> tuple[float, str]:
+    """The loss of a model that has learned nothing, and how to say it: ln 2 for two classes, ln k for k,
+    1.0 for regression (the targets are standardised, so predicting their mean scores 1)."""
+    if run.task == "regression":
+        return 1.0, "1.0 (predicting the mean)"
+    k = len(run.start.classes) if run.start is not None and run.start.classes else max(2, run.config.n_classes)
+    return math.log(k), f"ln {k} = {math.log(k):.3g}"
 # log10(last / first) at or above this: the gradient vanishes toward the input.
 VANISHING_ORDERS = 2.0
 # ... between SHRINKING_ORDERS and VANISHING_ORDERS: it shrinks; below -SHRINKING_ORDERS it grows.
@@ -95,25 +104,38 @@ def loss_reading(run: Run) -> Reading:
     if not le:
         return Reading("no loss recorded yet", "waiting")
     start, end = le["start"], le["end"]
+    chance, chance_text = chance_loss(run)
     if end <= 0.8 * start:
         verdict, text = "learned", f"loss fell from {start:.3g} to {end:.3g}"
-    elif abs(end - LN2) <= FLAT_TOLERANCE and abs(end - start) <= max(0.1 * start, FLAT_TOLERANCE):
-        verdict, text = "flat", f"loss flat near ln 2 = 0.693 ({start:.3g} -> {end:.3g}): no better than a coin flip"
+    elif abs(end - chance) <= FLAT_TOLERANCE * max(1.0, chance / LN2) and abs(end - start) <= max(0.1 * start,
+                                                                                                   FLAT_TOLERANCE):
+        guess = "a coin flip" if run.task == "binary" else ("guessing" if run.task == "multiclass" else "the mean")
+        verdict, text = "flat", f"loss flat near {chance_text} ({start:.3g} -> {end:.3g}): no better than {guess}"
     elif end > 1.05 * start:
         verdict, text = "rose", f"loss rose from {start:.3g} to {end:.3g}"
     else:
         verdict, text = "barely moved", f"loss barely moved: {start:.3g} -> {end:.3g}"
-    return Reading(text, verdict, {**le, "ln2": LN2})
+    return Reading(text, verdict, {**le, "chance": chance})
 
 
 def accuracy_reading(run: Run) -> Reading:
+    """'final accuracy 95% on training, 93% on validation: learned' (R² for regression)."""
     m = run.final_metrics()
+    if run.task == "regression":
+        r2, val = m["r2"], m["val_r2"]
+        if not (math.isfinite(r2) and math.isfinite(val)):
+            return Reading("no epoch finished yet", "waiting")
+        verdict = "no better than the mean" if val < 0.1 else ("learned" if val >= 0.7 else "partly learned")
+        return Reading(f"final R² {r2:.2f} on training, {val:.2f} on validation (1 = perfect, 0 = the mean): "
+                       f"{verdict}", verdict, {"r2": r2, "val_r2": val})
     acc, val = m["accuracy"], m["val_accuracy"]
     if not (math.isfinite(acc) and math.isfinite(val)):
         return Reading("no epoch finished yet", "waiting")
-    verdict = "near chance" if val < 0.6 else ("learned" if val >= 0.8 else "partly learned")
+    chance = 1.0 / (len(run.start.classes) if run.start is not None and run.start.classes else 2)
+    near = chance + 0.1 * (1 - chance) * 2  # 0.6 for two classes
+    verdict = "near chance" if val < near else ("learned" if val >= 0.8 else "partly learned")
     if acc - val >= 0.2:
-        verdict = "memorised" if val < 0.6 else "overfit"
+        verdict = "memorised" if val < near else "overfit"
     meaning = {"memorised": "it memorised the training set and is near chance on new data",
                "overfit": "it fits the training set much better than new data"}.get(verdict, verdict)
     return Reading(f"final accuracy {acc:.0%} on training, {val:.0%} on validation: {meaning}", verdict,
@@ -359,7 +381,9 @@ def comparison_table(runs: Sequence[Run], labels: Sequence[str] | None = None,
         m = run.final_metrics()
         row = {
             "run": label, "status": str(run.status), "steps": len(run.steps),
-            "final loss": m["loss"], "train acc": m["accuracy"], "val acc": m["val_accuracy"],
+            "final loss": m["loss"],
+            "train acc": m["accuracy"] if run.task != "regression" else m["r2"],
+            "val acc": m["val_accuracy"] if run.task != "regression" else m["val_r2"],
             "attenuation (orders)": a.orders if a else math.nan,
             "first-layer grad": a.first if a else math.nan, "last-layer grad": a.last if a else math.nan,
             f"steps to loss <= {loss_threshold:g}": run.steps_to_loss(loss_threshold),

@@ -20,8 +20,9 @@ In order of appearance in a run:
   one tuple per statistic in LAYER_STATS (one value per instrumented layer, None where not
   measurable). rnn also: ‖dL/dx_t‖ per time step and each recurrent kernel's largest singular value.
 - `snapshot`: a full kernel-gradient matrix (fan_in x fan_out) at a bounded cadence.
-- `epoch`: loss and accuracy on the full training and validation sets after an epoch.
-- `boundary` (2-feature mlp data, at most BOUNDARY_LIMIT per run): P(class 1) on a grid.
+- `epoch`: loss and accuracy (R² for regression) on the full training and validation sets after an epoch.
+- `boundary` (2-feature mlp data, at most BOUNDARY_LIMIT per run): the prediction on a grid.
+- `confusion` (classification): counts of true x predicted class on both sets, after the last step.
 - `status`: the last record: how the run ended (Status), its last step and a sentence.
 """
 
@@ -167,6 +168,9 @@ class StartRecord(_Record):
     seq_len: Count = 0
     lr: Num = 0.0
     stats: tuple[Name, ...] = tuple(LAYER_STATS)
+    task: Literal["binary", "multiclass", "regression"] = "binary"
+    classes: Annotated[tuple[Name, ...], Field(max_length=1000)] = ()  # class names (classification)
+    n_features: Count = 0
 
 
 @dataclass(**_RECORD)
@@ -231,6 +235,8 @@ class EpochRecord(_Record):
     accuracy: MaybeNum = None
     val_loss: MaybeNum = None
     val_accuracy: MaybeNum = None
+    r2: MaybeNum = None  # regression: coefficient of determination (accuracy is None)
+    val_r2: MaybeNum = None
 
 
 @dataclass(**_RECORD)
@@ -240,7 +246,17 @@ class BoundaryRecord(_Record):
     epoch: Count
     xs: Vector
     ys: Vector
-    prob: Matrix  # len(ys) rows x len(xs) columns
+    prob: Matrix  # len(ys) rows x len(xs) columns: P(class 1); multi-class: the winner's P; regression: the prediction
+    label: Annotated[tuple[tuple[int, ...], ...], Field(max_length=MAX_MATRIX_ROWS)] | None = None  # multi-class winner
+
+
+@dataclass(**_RECORD)
+class ConfusionRecord(_Record):
+    kind: Literal["confusion"] = "confusion"
+    step: Count
+    classes: Annotated[tuple[Name, ...], Field(max_length=1000)]
+    train: Annotated[tuple[tuple[Count, ...], ...], Field(max_length=1000)]  # rows: true class, columns: predicted
+    val: Annotated[tuple[tuple[Count, ...], ...], Field(max_length=1000)]
 
 
 @dataclass(**_RECORD)
@@ -257,7 +273,7 @@ class StatusRecord(_Record):
 
 
 Record = (StartRecord | DataRecord | WeightsRecord | StepRecord | SnapshotRecord | EpochRecord
-          | BoundaryRecord | StatusRecord)
+          | BoundaryRecord | ConfusionRecord | StatusRecord)
 KINDS: dict[str, type] = {c.__dataclass_fields__["kind"].default: c for c in Record.__args__}
 
 

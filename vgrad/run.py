@@ -26,6 +26,7 @@ from vgrad.config import ConfigError, RunConfig
 from vgrad.records import (
     LAYER_STATS,
     BoundaryRecord,
+    ConfusionRecord,
     DataRecord,
     EpochRecord,
     Layer,
@@ -45,6 +46,7 @@ from vgrad.records import (
 FORMAT_VERSION = 1
 # Comparisons read the first layer's gradient over this first share of training.
 EARLY_SHARE = 0.1
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "r2", "val_r2")
 
 
 class RunFileError(ValueError):
@@ -101,6 +103,7 @@ class Run:
     epochs: list[EpochRecord] = field(default_factory=list)
     snapshots: list[SnapshotRecord] = field(default_factory=list)
     boundaries: list[BoundaryRecord] = field(default_factory=list)
+    confusion: ConfusionRecord | None = None
     status: Status = Status.RUNNING
     message: str = ""
     last_step: int = -1
@@ -127,6 +130,8 @@ class Run:
                 self.data = record
             case WeightsRecord():
                 self.weights[record.when] = record
+            case ConfusionRecord():
+                self.confusion = record
             case StatusRecord():
                 self.status, self.message = record.status, record.message
 
@@ -163,6 +168,11 @@ class Run:
         return min(1.0, (self.last_step + 1) / self.total_steps) if self.total_steps else 0.0
 
     @property
+    def task(self) -> str:
+        """binary, multiclass or regression."""
+        return self.start.task if self.start is not None else self.config.task
+
+    @property
     def learning_rate(self) -> float:
         return self.start.lr if self.start is not None and self.start.lr else self.config.learning_rate
 
@@ -184,8 +194,9 @@ class Run:
         return math.nan if a is None else a.orders
 
     def final_metrics(self) -> dict[str, float]:
+        """loss, accuracy, val_loss, val_accuracy (and r2, val_r2) of the last epoch; nan where none."""
         last = self.epochs[-1] if self.epochs else None
-        return {k: _num(getattr(last, k, None)) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        return {k: _num(getattr(last, k, None)) for k in EPOCH_METRICS}
 
     def loss_start_end(self) -> dict[str, float]:
         """Loss of the first step's batch, and at the end: the last epoch's training loss on the full
@@ -269,7 +280,7 @@ class Run:
         return steps_frame(self.steps, self.layers)
 
     def epochs_frame(self) -> pd.DataFrame:
-        cols = ["epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy"]
+        cols = ["epoch", "step", *EPOCH_METRICS]
         return pd.DataFrame([[getattr(e, c) for c in cols] for e in self.epochs], columns=cols)
 
     def to_csv(self, path: str | None = None) -> str | None:
@@ -285,6 +296,8 @@ class Run:
             info["data"] = {"x": _plain(self.data.x), "y": list(self.data.y)}
         if self.weights:
             info["weights"] = {w: _nan_null(rec.kernel) for w, rec in self.weights.items()}
+        if self.confusion is not None:
+            info["confusion"] = self.confusion.to_dict()
         return {
             "format": "vgrad-run", "version": FORMAT_VERSION,
             "config": self.config.to_dict(), "layers": [_LAYERS.dump_python(x, mode="json") for x in self.layers],
@@ -390,6 +403,8 @@ def _read_v1(data: Any) -> Run:
     for when, kernel in weights.items():
         run.add(_record({"kind": "weights", "when": when, "layer_index": 0, "kernel": kernel}, "weights",
                         f"info.weights.{str(when)[:20]}"))
+    if info.get("confusion") is not None:
+        run.add(_record(info["confusion"], "confusion", "info.confusion"))
     n = len(layers)
     for i, s in enumerate(_objects(data, "steps")):
         rec = _record(s, "step", f"steps[{i}]")

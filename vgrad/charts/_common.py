@@ -20,7 +20,9 @@ TRAIN = "#1f5fbf"       # strong blue
 VAL = "#e8590c"         # strong orange
 ACCENT = "#2b8a3e"      # green
 MUTED = "#868e96"
-CLASS_COLOURS = ("#1f5fbf", "#e8590c")
+# One strong colour per class, distinct on a projector (the first two as before: blue, orange).
+CLASS_COLOURS = ("#1f5fbf", "#e8590c", "#2b8a3e", "#c2255c", "#6741d9", "#0c8599", "#8f5d00", "#495057",
+                 "#a61e4d", "#5c940d")
 GRAD_SCALE = "Viridis"  # sequential, perceptually uniform, readable in greyscale
 SAT_SCALE = "OrRd"
 DIVERGING = "RdBu_r"    # blue < 0 < red, white at 0
@@ -45,6 +47,10 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 def pow10_label(k: int) -> str:
     """10 with a superscript exponent: pow10_label(-3) == '10⁻³'."""
     return "10" + str(int(k)).translate(_SUPERSCRIPT)
+
+
+def class_colour(i: int) -> str:
+    return CLASS_COLOURS[i % len(CLASS_COLOURS)]
 
 
 def stat_label(stat: str) -> str:

@@ -107,12 +107,14 @@ def _epoch_col(run: Run, key: str) -> tuple[list[float], list[float]]:
 
 
 def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 360) -> go.Figure:
-    """Two panels over training steps: loss (batch loss faint, epoch training loss bold, ln 2 dotted)
-    and validation accuracy per epoch; one colour per run."""
+    """Two panels over training steps: loss (batch loss faint, epoch training loss bold, ln 2 dotted when
+    every run is binary) and validation accuracy per epoch (R² for regression runs); one colour per run."""
     if not any(r.steps for r in runs):
         return empty_figure("loss and accuracy: no steps yet", height)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Validation accuracy"),
-                        horizontal_spacing=0.1)
+    regression = [r.task == "regression" for r in runs]
+    score = "Validation R²" if all(regression) else ("Validation accuracy" if not any(regression)
+                                                      else "Validation accuracy (R² for regression)")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", score), horizontal_spacing=0.1)
     for i, (run, lab) in enumerate(zip(runs, [escape_label(x) for x in labels], strict=True)):
         colour = run_colour(i)
         if run.steps:
@@ -129,16 +131,18 @@ def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 36
                                  legendgroup=lab,
                                  hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>epoch loss %{{y:.4f}}<extra></extra>"),
                       1, 1)
-        vx, vy = _epoch_col(run, "val_accuracy")
+        key, what = ("val_r2", "val R²") if run.task == "regression" else ("val_accuracy", "val accuracy")
+        vx, vy = _epoch_col(run, key)
         fig.add_trace(go.Scatter(x=vx, y=vy, mode=mode, line=dict(color=colour, width=3), name=str(lab),
                                  legendgroup=lab, showlegend=False,
-                                 hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>val accuracy %{{y:.3f}}<extra></extra>"),
+                                 hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>{what} %{{y:.3f}}<extra></extra>"),
                       1, 2)
-    fig.add_hline(y=LN2, line=dict(color=MUTED, dash="dot"), annotation_text="ln 2 (coin flip)",
-                  annotation_position="top left", row=1, col=1)
-    fig.add_hline(y=0.5, line=dict(color=MUTED, dash="dot"), annotation_text="chance", row=1, col=2)
+    if all(r.task == "binary" for r in runs):
+        fig.add_hline(y=LN2, line=dict(color=MUTED, dash="dot"), annotation_text="ln 2 (coin flip)",
+                      annotation_position="top left", row=1, col=1)
+        fig.add_hline(y=0.5, line=dict(color=MUTED, dash="dot"), annotation_text="chance", row=1, col=2)
     fig.update_xaxes(title_text="training step", matches="x")  # both panels on the same step axis
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_yaxes(range=[-0.1 if any(regression) else 0, 1.02], row=1, col=2)
     return legend_below(base_layout(fig, height=height))
 
 

@@ -26,7 +26,8 @@ def _col(rows: Sequence[EpochRecord | StepRecord], key: str) -> list[float]:
 
 def loss_accuracy(epochs: Sequence[EpochRecord], steps: Sequence[StepRecord] = (), *,
                   height: int = 340) -> go.Figure:
-    """Two panels: loss (per-step batch loss faint, per-epoch train/val) and accuracy (train/val).
+    """Two panels: loss (per-step batch loss faint, per-epoch train/val) and accuracy (train/val), or R²
+    for a regression run (its epochs have r2 instead of accuracy).
 
     The x axis is the training step, so the curves line up with the gradient heatmap.
     """
@@ -43,9 +44,11 @@ def loss_accuracy(epochs: Sequence[EpochRecord], steps: Sequence[StepRecord] = (
         ex = [e.step for e in epochs]
         epoch_no = [e.epoch for e in epochs]
         mode = "lines+markers" if len(epochs) <= 60 else "lines"
+        regression = any(e.r2 is not None for e in epochs)
+        score = ("r2", "val_r2") if regression else ("accuracy", "val_accuracy")
         for key, name, colour, col, show in (
             ("loss", "train", TRAIN, 1, True), ("val_loss", "validation", VAL, 1, True),
-            ("accuracy", "train", TRAIN, 2, False), ("val_accuracy", "validation", VAL, 2, False),
+            (score[0], "train", TRAIN, 2, False), (score[1], "validation", VAL, 2, False),
         ):
             fig.add_trace(go.Scatter(
                 x=ex, y=_col(epochs, key), name=name, legendgroup=name, showlegend=show, mode=mode,
@@ -55,5 +58,10 @@ def loss_accuracy(epochs: Sequence[EpochRecord], steps: Sequence[StepRecord] = (
             ), 1, col)
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="loss", row=1, col=1)
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    if epochs and any(e.r2 is not None for e in epochs):
+        seen = [v for key in ("r2", "val_r2") for v in _col(epochs, key) if math.isfinite(v)]
+        low = max(-1.0, min([-0.1, *seen]))  # a hopeless start does not squash the curve
+        fig.update_yaxes(title_text="R² (1 = perfect)", range=[low, 1.02], row=1, col=2)
+    else:
+        fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=2)
     return base_layout(fig, "Loss and accuracy", height)

@@ -27,6 +27,7 @@ from vgrad.records import (
     DATA_POINTS_LIMIT,
     LAYER_STATS,
     BoundaryRecord,
+    ConfusionRecord,
     DataRecord,
     EpochRecord,
     Layer,
@@ -135,7 +136,6 @@ class Trainer:
     """Holds the model, data and compiled functions of one training."""
 
     def __init__(self, config: RunConfig):
-        import keras
         import tensorflow as tf
 
         from vgrad.train import data as data_mod
@@ -164,7 +164,8 @@ class Trainer:
         self.bias_idx = [position.get(id(models.bias_of(layer))) for layer in kl]
         self.recurrent = [models.recurrent_kernel_of(layer) for layer in self.built.recurrent_layers]
         self.activations = [d["activation"] for d in self.built.layers]
-        self.loss_fn = keras.losses.BinaryCrossentropy()
+        self.task = config.task
+        self.loss_fn = models.loss(config)
         self.x = tf.constant(self.data.x_train)
         self.y = tf.constant(self.data.y_train)
         self.x_val = tf.constant(self.data.x_val)
@@ -241,14 +242,21 @@ class Trainer:
         return self.model(x, training=training)
 
     def _metrics(self):
-        """[1, loss, accuracy, val_loss, val_accuracy] on the full sets, in inference mode (one
-        forward pass over both sets: inference does not mix examples)."""
+        """[1, loss, score, val_loss, val_score] on the full sets, in inference mode (one forward pass
+        over both sets: inference does not mix examples). The score is the accuracy, or R² for regression."""
         tf = self.tf
         pred = self._forward(self.x_all, training=False)[0]
         out = [tf.constant(1.0)]
         for p, y in ((pred[:self.n], self.y), (pred[self.n:], self.y_val)):
             out.append(self.loss_fn(y, p))
-            out.append(tf.reduce_mean(tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), y), tf.float32)))
+            if self.task == "regression":
+                sse = tf.reduce_sum(tf.square(y - p))
+                out.append(1.0 - sse / (tf.reduce_sum(tf.square(y - tf.reduce_mean(y))) + 1e-12))
+            elif self.task == "multiclass":
+                hit = tf.equal(tf.argmax(p, axis=-1, output_type=tf.int32), y)
+                out.append(tf.reduce_mean(tf.cast(hit, tf.float32)))
+            else:
+                out.append(tf.reduce_mean(tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), y), tf.float32)))
         return tf.stack(out)
 
     def _grid_prob(self):
@@ -287,11 +295,16 @@ class Trainer:
         recs: list[Record] = [StartRecord(
             layers=tuple(Layer(**d) for d in self.built.layers), n_train=self.n,
             n_val=int(self.data.x_val.shape[0]), steps_per_epoch=c.steps_per_epoch, total_steps=c.total_steps,
-            family=c.family, seq_len=c.seq_len if self.rnn else 0, lr=c.learning_rate)]
+            family=c.family, seq_len=c.seq_len if self.rnn else 0, lr=c.learning_rate, task=self.task,
+            classes=self.data.classes, n_features=int(self.data.x_train.shape[-1]))]
         if self.grid is not None:
             k = min(self.n, DATA_POINTS_LIMIT)
-            recs.append(DataRecord(x=_matrix(self.data.x_train[:k].round(4)),
-                                   y=tuple(self.data.y_train[:k, 0].astype(int).tolist())))
+            y = self.data.y_train[:k].reshape(-1)
+            if self.task == "regression":  # in the target's own units
+                labels = tuple(np.round(y * self.data.target_std + self.data.target_mean, 4).tolist())
+            else:
+                labels = tuple(y.astype(int).tolist())
+            recs.append(DataRecord(x=_matrix(self.data.x_train[:k].round(4)), y=labels))
         recs.append(self.weights_record("initial"))
         return recs
 
@@ -388,6 +401,8 @@ class Trainer:
             step += 1
             if allowed is not None:
                 allowed -= 1
+        if status != Status.DIVERGED and self.task != "regression" and step > 0:
+            emit(self.confusion_record(step - 1))
         emit(self.weights_record("final"))
         if status == Status.CANCELLED:
             message = f"stopped by request after {step} steps"
@@ -423,14 +438,42 @@ class Trainer:
                         global_norm_clipped=float(gnc), **dict(zip(LAYER_STATS, columns, strict=True)), **rnn))
         if metrics is not None:
             m = _clean(metrics[1:].tolist())
-            emit(EpochRecord(epoch=s // spe, step=s, loss=m[0], accuracy=m[1], val_loss=m[2], val_accuracy=m[3]))
+            if self.task == "regression":
+                emit(EpochRecord(epoch=s // spe, step=s, loss=m[0], val_loss=m[2], r2=m[1], val_r2=m[3]))
+            else:
+                emit(EpochRecord(epoch=s // spe, step=s, loss=m[0], accuracy=m[1], val_loss=m[2], val_accuracy=m[3]))
         return False
 
-    def _boundary_record(self, step: int, prob: np.ndarray) -> BoundaryRecord:
+    def confusion_record(self, step: int) -> ConfusionRecord:
+        """True x predicted class counts on both sets, with the weights at the end."""
+        k = max(2, len(self.data.classes))
+        matrices = []
+        for x, y in ((self.x, self.data.y_train), (self.x_val, self.data.y_val)):
+            p = np.asarray(self._forward(x, training=False)[0])
+            pred = p.argmax(axis=-1) if self.task == "multiclass" else (p.reshape(-1) > 0.5).astype(int)
+            m = np.zeros((k, k), dtype=int)
+            np.add.at(m, (y.reshape(-1).astype(int), pred.astype(int)), 1)
+            matrices.append(tuple(map(tuple, m.tolist())))
+        classes = self.data.classes or ("0", "1")
+        return ConfusionRecord(step=step, classes=classes, train=matrices[0], val=matrices[1])
+
+    def _boundary_record(self, step: int, pred: np.ndarray) -> BoundaryRecord:
+        """P(class 1) on the grid; multi-class: the winning class and its probability; regression: the
+        prediction in the target's units."""
         xs, ys, _ = self.grid
-        prob = np.nan_to_num(prob.reshape(len(ys), len(xs)), nan=0.5, posinf=1.0, neginf=0.0)
+        shape, label = (len(ys), len(xs)), None
+        if self.task == "multiclass":
+            pred = np.nan_to_num(pred, nan=0.0)
+            label = tuple(map(tuple, pred.argmax(axis=-1).reshape(shape).tolist()))
+            value = pred.max(axis=-1)
+        elif self.task == "regression":
+            value = np.nan_to_num(pred.reshape(-1) * self.data.target_std + self.data.target_mean, nan=0.0,
+                                  posinf=0.0, neginf=0.0)
+        else:
+            value = np.nan_to_num(pred.reshape(-1), nan=0.5, posinf=1.0, neginf=0.0)
         return BoundaryRecord(step=step, epoch=step // self.config.steps_per_epoch, xs=tuple(xs.round(4).tolist()),
-                              ys=tuple(ys.round(4).tolist()), prob=_matrix(np.round(prob, 4)))
+                              ys=tuple(ys.round(4).tolist()), prob=_matrix(np.round(value.reshape(shape), 4)),
+                              label=label)
 
     def _divergence_message(self, step: int, history: list[float]) -> str:
         c = self.config

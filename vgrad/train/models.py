@@ -119,6 +119,23 @@ def build(config: RunConfig) -> Built:
     return Built(model, layers, kernels, recurrent, make_optimizer(config))
 
 
+def output_layer(config: RunConfig) -> tuple[int, str]:
+    """(units, activation) of the output layer: sigmoid for binary, softmax over the classes, linear for
+    regression."""
+    if config.task == "multiclass":
+        return config.n_classes, "softmax"
+    return 1, "linear" if config.task == "regression" else "sigmoid"
+
+
+def loss(config: RunConfig) -> keras.losses.Loss:
+    """The loss the optimizer minimises (penalties are added by the engine from model.losses)."""
+    if config.task == "multiclass":
+        return keras.losses.SparseCategoricalCrossentropy()
+    if config.task == "regression":
+        return keras.losses.MeanSquaredError()
+    return keras.losses.BinaryCrossentropy()
+
+
 def plain_update_loop(optimizer: keras.optimizers.Optimizer) -> None:
     """Apply updates with Keras' backend-neutral loop (the same update_step ops, variable by variable)
     instead of the TF backend's tf.distribute wrapper, which costs ~3 ms a variable when eager.
@@ -182,14 +199,15 @@ def _build_mlp(config: RunConfig):
         kernels.append(dense)
         layers.append(_describe(name, i, "dense", config.units, config.activation, width))
         width = config.units
+    units, activation = output_layer(config)
     out = keras.layers.Dense(
-        1, activation="sigmoid", name="output", bias_initializer=bias,
+        units, activation=activation, name="output", bias_initializer=bias,
         kernel_initializer=kernel_initializer(config, config.hidden_layers, width),
     )
     pred = out(h)
     acts.append(pred)
     kernels.append(out)
-    layers.append(_describe("output", config.hidden_layers, "output", 1, "sigmoid", width))
+    layers.append(_describe("output", config.hidden_layers, "output", units, activation, width))
     return keras.Model(inputs, [pred, *acts], name="vgrad_mlp"), layers, kernels, []
 
 
@@ -217,12 +235,13 @@ def _build_rnn(config: RunConfig):
         kernels.append(layer)
         layers.append(_describe(name, j, config.cell, config.units, activation, width))
         width = config.units
-    out = keras.layers.Dense(1, activation="sigmoid", name="output",
+    units, activation = output_layer(config)
+    out = keras.layers.Dense(units, activation=activation, name="output",
                              kernel_initializer=kernel_initializer(config, config.rnn_layers, width))
     pred = out(h)
     acts.append(pred)
     kernels.append(out)
-    layers.append(_describe("output", config.rnn_layers, "output", 1, "sigmoid", width))
+    layers.append(_describe("output", config.rnn_layers, "output", units, activation, width))
     return keras.Model(inputs, [pred, *acts], name="vgrad_rnn"), layers, kernels, kernels[:-1]
 
 
