@@ -39,6 +39,7 @@ MISSING_VALUES = ("drop", "impute")
 FAMILIES = ("mlp", "rnn")
 CELLS = ("simple_rnn", "lstm", "gru")
 BATCH_NORM = ("off", "before", "after")
+SPECTRUM = ("start", "snapshots", "off")
 
 
 class ConfigError(ValueError):
@@ -139,6 +140,9 @@ FIELDS: dict[str, Field] = {
     "steps": Field(int, 0, 100000, group="Training", help="stop after this many steps (0 = run all epochs)"),
     "seed": Field(int, 0, 2**31 - 1, group="Training", help="weights, dropout and shuffling; same seed, same run"),
     "snapshot_every": Field(int, 0, 100000, group="Training", help="keep full kernel gradients every n steps (0 = auto)"),
+    "spectrum": Field(str, choices=SPECTRUM, group="Training",
+                      help="singular values of the hidden layers' Jacobian (mlp): at step 0, also at every "
+                           "snapshot step, or never"),
 }
 
 
@@ -197,6 +201,7 @@ class RunConfig:
     steps: int = 0
     seed: int = 0
     snapshot_every: int = 0
+    spectrum: str = "start"
 
     def __post_init__(self) -> None:
         for name, rule in FIELDS.items():

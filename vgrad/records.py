@@ -22,6 +22,8 @@ In order of appearance in a run:
 - `snapshot`: a full kernel-gradient matrix (fan_in x fan_out) at a bounded cadence.
 - `epoch`: loss and accuracy (R² for regression) on the full training and validation sets after an epoch.
 - `boundary` (2-feature mlp data, at most BOUNDARY_LIMIT per run): the prediction on a grid.
+- `spectrum` (mlp, 2+ hidden layers, no skip connections): singular values of the Jacobian of the last
+  hidden layer's output with respect to the first's, on a probe batch (inference mode), at step 0.
 - `confusion` (classification): counts of true x predicted class on both sets, after the last step.
 - `status`: the last record: how the run ended (Status), its last step and a sentence.
 """
@@ -251,6 +253,16 @@ class BoundaryRecord(_Record):
 
 
 @dataclass(**_RECORD)
+class SpectrumRecord(_Record):
+    kind: Literal["spectrum"] = "spectrum"
+    step: Count  # the weights the step's gradient is taken at (0: initialisation)
+    first_layer: Annotated[int, Field(ge=0, le=MAX_LAYERS)]  # d a_last / d a_first
+    last_layer: Annotated[int, Field(ge=0, le=MAX_LAYERS)]
+    examples: Annotated[int, Field(ge=1, le=MAX_MATRIX_ROWS)]
+    values: Vector  # every example's singular values, pooled
+
+
+@dataclass(**_RECORD)
 class ConfusionRecord(_Record):
     kind: Literal["confusion"] = "confusion"
     step: Count
@@ -273,7 +285,7 @@ class StatusRecord(_Record):
 
 
 Record = (StartRecord | DataRecord | WeightsRecord | StepRecord | SnapshotRecord | EpochRecord
-          | BoundaryRecord | ConfusionRecord | StatusRecord)
+          | BoundaryRecord | SpectrumRecord | ConfusionRecord | StatusRecord)
 KINDS: dict[str, type] = {c.__dataclass_fields__["kind"].default: c for c in Record.__args__}
 
 

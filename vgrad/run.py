@@ -33,6 +33,7 @@ from vgrad.records import (
     Record,
     RecordError,
     SnapshotRecord,
+    SpectrumRecord,
     StartRecord,
     Status,
     StatusRecord,
@@ -42,7 +43,8 @@ from vgrad.records import (
     parse,
 )
 
-# Version 1: config, layers, steps, epochs, snapshots, boundaries, info {start, data, weights}, status.
+# Version 1: config, layers, steps, epochs, snapshots, boundaries, info {start, data, weights}, status;
+# optional, added since and read when present: spectra, info.confusion, origin.
 FORMAT_VERSION = 1
 # Comparisons read the first layer's gradient over this first share of training.
 EARLY_SHARE = 0.1
@@ -103,6 +105,7 @@ class Run:
     epochs: list[EpochRecord] = field(default_factory=list)
     snapshots: list[SnapshotRecord] = field(default_factory=list)
     boundaries: list[BoundaryRecord] = field(default_factory=list)
+    spectra: list[SpectrumRecord] = field(default_factory=list)
     confusion: ConfusionRecord | None = None
     status: Status = Status.RUNNING
     message: str = ""
@@ -132,6 +135,8 @@ class Run:
                 self.weights[record.when] = record
             case ConfusionRecord():
                 self.confusion = record
+            case SpectrumRecord():
+                self.spectra.append(record)
             case StatusRecord():
                 self.status, self.message = record.status, record.message
 
@@ -302,7 +307,8 @@ class Run:
             "format": "vgrad-run", "version": FORMAT_VERSION,
             "config": self.config.to_dict(), "layers": [_LAYERS.dump_python(x, mode="json") for x in self.layers],
             "steps": _dump(self.steps), "epochs": _dump(self.epochs), "snapshots": _dump(self.snapshots),
-            "boundaries": _dump(self.boundaries), "info": info, "status": str(self.status),
+            "boundaries": _dump(self.boundaries), "spectra": _dump(self.spectra), "info": info,
+            "status": str(self.status),
             "message": self.message, **({"origin": self.origin} if self.origin else {}),
         }
 
@@ -423,6 +429,11 @@ def _read_v1(data: Any) -> Run:
         rec = _record(b, "boundary", f"boundaries[{i}]")
         if len(rec.prob) != len(rec.ys) or any(len(row) != len(rec.xs) for row in rec.prob):
             raise RecordError(f"boundaries[{i}].prob: must be len(ys) rows of len(xs) values")
+        run.add(rec)
+    for i, s in enumerate(_objects(data, "spectra", required=False)):
+        rec = _record(s, "spectrum", f"spectra[{i}]")
+        if max(rec.first_layer, rec.last_layer) >= n:
+            raise RecordError(f"spectra[{i}]: there are only {n} layers")
         run.add(rec)
     run.status = status  # the document's word, whatever its records say
     return run

@@ -33,6 +33,7 @@ from vgrad.records import (
     Layer,
     Record,
     SnapshotRecord,
+    SpectrumRecord,
     StartRecord,
     Status,
     StatusRecord,
@@ -51,6 +52,9 @@ SNAPSHOT_MAX_STEPS = 100
 TRACE_SWITCH_SECONDS = 0.0002
 # Runs this short stay eager: compiling would take longer than the run.
 EAGER_ONLY_STEPS = 20
+# Examples of the training set the Jacobian spectrum is taken on, and the most spectra a run keeps.
+SPECTRUM_EXAMPLES = 16
+SPECTRUM_MAX = 10
 
 OnRecord = Callable[[Record], None]
 
@@ -308,6 +312,43 @@ class Trainer:
         recs.append(self.weights_record("initial"))
         return recs
 
+    def spectrum_maps(self, frozen: bool = False):
+        """(x -> a_1, a_1 -> a_last) as Keras models sharing the network's layers, or copies holding the
+        weights as they are now (`frozen`); None where the map is not a chain (rnn, skips, 1 layer)."""
+        c = self.config
+        if self.rnn or c.residual_every or c.hidden_layers < 2 or c.spectrum == "off":
+            return None
+        import keras
+
+        outs = self.model.outputs  # [prediction, a_1, ..., a_L, output]
+        maps = (keras.Model(self.model.inputs, outs[1]), keras.Model(outs[1], outs[c.hidden_layers]))
+        if not frozen:
+            return maps
+        copies = tuple(keras.models.clone_model(m) for m in maps)
+        for m, copy in zip(maps, copies, strict=True):
+            copy.set_weights(m.get_weights())
+        return copies
+
+    def spectrum_record(self, step: int, maps) -> SpectrumRecord | None:
+        """Singular values of d a_last / d a_first (the hidden layers' outputs) on the first training
+        examples, in inference mode; the Jacobian by forward-mode differentiation, a column per unit."""
+        if maps is None:
+            return None
+        tf = self.tf
+        first, rest = maps
+        a1 = tf.convert_to_tensor(first(self.x[:SPECTRUM_EXAMPLES], training=False))
+        examples, units = a1.shape
+        primal = tf.repeat(a1, units, axis=0)  # row (i, j): example i, pushed along unit j
+        with tf.autodiff.ForwardAccumulator(primal, tf.tile(tf.eye(units), [examples, 1])) as acc:
+            out = rest(primal, training=False)
+        jac = tf.transpose(tf.reshape(acc.jvp(out), [examples, units, -1]), [0, 2, 1])  # [examples, out, in]
+        values = tf.linalg.svd(jac, compute_uv=False).numpy().reshape(-1)
+        values = values[np.isfinite(values)]
+        if not values.size:
+            return None
+        return SpectrumRecord(step=step, first_layer=0, last_layer=self.config.hidden_layers - 1,
+                              examples=int(examples), values=tuple(float(v) for v in values))
+
     def weights_record(self, when: str) -> WeightsRecord:
         kernel = np.asarray(self.vars[self.kernel_idx[0]])
         return WeightsRecord(when=when, layer_index=0, kernel=_matrix(kernel))
@@ -370,6 +411,10 @@ class Trainer:
         history: list[float] = []
         perm = np.arange(self.n, dtype=np.int32)
         allowed = None  # steps pace() allows before it is asked again
+        at_init = self.spectrum_maps(frozen=True)  # measured after the first step record, not before it
+        spectrum_steps = set(sorted(snaps)[1:][::max(1, math.ceil(len(snaps) / SPECTRUM_MAX))][:SPECTRUM_MAX - 1]
+                             if c.spectrum == "snapshots" else [])
+        spectrum = None
         while step < total:
             if should_stop():
                 status = Status.CANCELLED
@@ -379,6 +424,8 @@ class Trainer:
                 if should_stop():
                     status = Status.CANCELLED
                     break
+            if step in spectrum_steps:  # at the weights this step's gradient is taken at
+                spectrum = self.spectrum_record(step, self.spectrum_maps())
             epoch, batch = divmod(step, spe)
             if batch == 0:
                 perm = self.rng.permutation(self.n).astype(np.int32)  # one shuffle per epoch
@@ -389,6 +436,11 @@ class Trainer:
             if self._emit_step(emit, step, packed.numpy(), history):
                 status, message = Status.DIVERGED, self._divergence_message(step, history)
                 break
+            if at_init is not None:
+                spectrum, at_init = self.spectrum_record(0, at_init), None
+            if spectrum is not None:
+                emit(spectrum)
+                spectrum = None
             if step in snaps:
                 for j, g in enumerate(k_grads):
                     g = g.numpy()
