@@ -62,8 +62,8 @@ def test_every_kind_round_trips_through_json(record):
 
 
 def test_kinds_are_the_wire_names():
-    assert list(KINDS) == ["start", "data", "weights", "step", "snapshot", "epoch", "boundary", "confusion",
-                           "status"]
+    assert list(KINDS) == ["start", "data", "weights", "step", "snapshot", "epoch", "boundary", "spectrum",
+                           "confusion", "status"]
     assert set(record_schema()["discriminator"]["mapping"]) == set(KINDS)
 
 
