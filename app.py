@@ -16,6 +16,7 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/recurrent.py", title="Recurrent", icon=":material/replay:"),
     st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
+    st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
 ]
 st.navigation(pages).run()

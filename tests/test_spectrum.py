@@ -70,3 +70,8 @@ def test_wide_nets_mean_squared_singular_value_matches_theory(activation, sigma_
     chis = theory.layer_chis(activation, sigma_w2, sigma_b2, q0, depth, first_sigma_w2=first)
     predicted = float(np.prod(chis[1:]))  # the layers after the first
     assert np.mean(np.square(rec.values)) == pytest.approx(predicted, rel=tolerance)
+
+
+def test_scaled_and_random_bias_initialisers_keep_their_spectrum():
+    run = train(RunConfig(hidden_layers=3, units=8, epochs=1, init_gain=4.0, bias_std=0.3, initializer="orthogonal"))
+    assert run.status == "finished" and [s.step for s in run.spectra] == [0]

@@ -113,7 +113,7 @@ FIELDS: dict[str, Field] = {
     "initializer": Field(str, choices=INITIALIZERS, group="Architecture", help="kernel initializer"),
     "init_std": Field(float, 1e-6, 10.0, group="Architecture", help="std of random_normal"),
     "init_limit": Field(float, 1e-6, 10.0, group="Architecture", help="limit of random_uniform"),
-    "init_gain": Field(float, 0.01, 100.0, group="Architecture",
+    "init_gain": Field(float, 0.01, 1000.0, group="Architecture",
                        help="multiplies the initializer's variance (sigma_w^2 = gain x the initializer's)"),
     "bias_init": Field(float, -10.0, 10.0, group="Architecture", help="initial bias (the mean, if bias_std > 0)"),
     "bias_std": Field(float, 0.0, 10.0, group="Architecture",

@@ -7,6 +7,7 @@ checks that decide whether the runs show it (`checks`, evaluated by vgrad.readin
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from vgrad.config import ConfigError, RunConfig
@@ -59,6 +60,9 @@ _NOTEBOOK = dict(epochs=1, learning_rate=0.1, optimizer="adam", batch_size=32, u
 _DEEP_SIGMOID = dict(hidden_layers=8, units=8, activation="sigmoid", epochs=40, learning_rate=0.01)
 # A harder, larger data set for the paper reproductions.
 _PAPER_DATA = dict(n_samples=1000, n_features=10, class_sep=1.0, standardize=True, batch_size=32)
+_CHAOS = dict(_PAPER_DATA, hidden_layers=30, units=32, activation="tanh", initializer="random_normal",
+              bias_std=math.sqrt(0.05), optimizer="sgd", learning_rate=0.01, epochs=10)
+_ISOMETRY = dict(_PAPER_DATA, hidden_layers=20, units=32, optimizer="sgd", learning_rate=0.05, epochs=10)
 _RNN = dict(family="rnn", n_samples=1000, n_features=4, class_sep=2.0, flip_y=0.0, standardize=True,
             units=32, seq_len=40, epochs=15, batch_size=32, optimizer="adam", learning_rate=0.005,
             activation="tanh")
@@ -135,6 +139,30 @@ _SPECS: list[tuple[str, str, dict]] = [
     ("rnn-exploding-clipped", "Pascanu 2013: the same with global norm clipping at 1",
      dict(_RNN, cell="simple_rnn", recurrent_scale=3.0, optimizer="sgd", learning_rate=0.05, epochs=10,
           global_clipnorm=1.0)),
+    # Poole et al. (2016), Schoenholz et al. (2017): tanh at sigma_b^2 = 0.05, 30 layers
+    ("chaos-tanh-ordered", "Schoenholz 2017: tanh, 30 layers, sigma_w^2 = 0.6 (ordered: gradients vanish)",
+     dict(_CHAOS, init_std=math.sqrt(0.6 / 32))),
+    ("chaos-tanh-critical", "Schoenholz 2017: the same at sigma_w^2 = 1.76, the edge of chaos",
+     dict(_CHAOS, init_std=math.sqrt(1.76 / 32))),
+    ("chaos-tanh-chaotic", "Schoenholz 2017: the same at sigma_w^2 = 4 (chaotic: gradients explode)",
+     dict(_CHAOS, init_std=math.sqrt(4.0 / 32))),
+    # Saxe et al. (2013), Pennington et al. (2017): orthogonal vs Gaussian weights, 20 layers
+    ("isometry-tanh-gaussian", "Pennington 2017: tanh at sigma_w^2 = 1, sigma_b^2 = 0, Gaussian weights",
+     dict(_ISOMETRY, activation="tanh", initializer="random_normal", init_std=math.sqrt(1.0 / 32))),
+    ("isometry-tanh-orthogonal", "Pennington 2017: the same with orthogonal weights (dynamical isometry)",
+     dict(_ISOMETRY, activation="tanh", initializer="orthogonal", init_gain=1.0)),
+    ("isometry-sigmoid-gaussian", "Pennington 2017: sigmoid on its critical line (sigma_w^2 = 103), Gaussian",
+     dict(_ISOMETRY, activation="sigmoid", initializer="random_normal", init_std=math.sqrt(103.0 / 32),
+          bias_std=math.sqrt(0.05))),
+    ("isometry-sigmoid-orthogonal", "Pennington 2017: the same sigmoid with orthogonal weights",
+     dict(_ISOMETRY, activation="sigmoid", initializer="orthogonal", init_gain=103.0, bias_std=math.sqrt(0.05))),
+    # He et al. (2015) through mean-field theory: chi_1 = sigma_w^2 / 2 for ReLU
+    ("relu-ordered-lecun", "ReLU, 20 layers, LeCun init (sigma_w^2 = 1, chi_1 = 1/2: ordered)",
+     dict(_PAPER_DATA, hidden_layers=20, units=32, activation="relu", initializer="lecun_normal",
+          optimizer="momentum", learning_rate=0.01, epochs=10)),
+    ("relu-critical-he", "ReLU, 20 layers, He init (sigma_w^2 = 2, chi_1 = 1: critical)",
+     dict(_PAPER_DATA, hidden_layers=20, units=32, activation="relu", initializer="he_normal",
+          optimizer="momentum", learning_rate=0.01, epochs=10)),
 ]
 
 # Ioffe & Szegedy, He et al. 2016: the fixed net ends with a lower loss and a larger early gradient.
@@ -195,6 +223,34 @@ COMPARISONS: dict[str, Comparison] = {c.name: c for c in [
                paper="Pascanu et al. (2013)",
                checks=(Check("clip_overshoot", "global_clipnorm!=0", "at_most", value=0.001),
                        Check("max_norm", "global_clipnorm=0&clipnorm=0&clipvalue=0", "above", value=1.0))),
+    Comparison("edge-of-chaos", "Schoenholz et al. 2017: tanh at 30 layers, ordered vs critical vs chaotic",
+               ("chaos-tanh-ordered", "chaos-tanh-critical", "chaos-tanh-chaotic"),
+               "At the edge of chaos (chi_1 = 1, sigma_w^2 = 1.76 for sigma_b^2 = 0.05) the gradient keeps its size "
+               "through 30 layers and the net trains; in the ordered phase it vanishes and the loss stays at ln 2; "
+               "in the chaotic phase it grows toward the input and training is worse.",
+               paper="Poole et al. (2016); Schoenholz et al. (2017)",
+               checks=(Check("final_loss", (1,), "less", (0, 2)),
+                       Check("act_grad_attenuation_at_start", (0,), "gap", (1,), 2.0))),
+    Comparison("isometry", "Pennington et al. 2017: orthogonal vs Gaussian weights, the Jacobian's spectrum",
+               ("isometry-tanh-gaussian", "isometry-tanh-orthogonal", "isometry-sigmoid-gaussian",
+                "isometry-sigmoid-orthogonal"),
+               "At the same sigma_w^2, orthogonal weights spread the squared singular values of the Jacobian far "
+               "less than Gaussian ones (dynamical isometry). For tanh near q* = 0 the orthogonal net is almost an "
+               "isometry; the logistic sigmoid cannot be centred, so on its critical line q* is large and it gains "
+               "less (Pennington et al. shift it to make it work).",
+               paper="Saxe et al. (2013); Pennington, Schoenholz & Ganguli (2017)",
+               checks=(Check("spectrum_spread", "activation=tanh&initializer=orthogonal", "less",
+                             "activation=tanh&initializer=random_normal"),
+                       Check("spectrum_spread", "activation=sigmoid&initializer=orthogonal", "less",
+                             "activation=sigmoid&initializer=random_normal"))),
+    Comparison("he-critical", "Mean-field theory of He et al. 2015: ReLU is critical at sigma_w^2 = 2",
+               ("relu-ordered-lecun", "relu-critical-he"),
+               "For ReLU chi_1 = sigma_w^2 / 2: LeCun init (1/fan_in) halves the squared gradient per layer, so after "
+               "20 layers dL/da at the input is ~1000x smaller and the loss stays at ln 2; He init (2/fan_in) is "
+               "exactly critical and trains.",
+               paper="He et al. (2015); Schoenholz et al. (2017)",
+               checks=(Check("act_grad_attenuation_at_start", (0,), "gap", (1,), 2.0),
+                       Check("final_loss", (1,), "less", (0,)))),
 ]}
 
 

@@ -25,7 +25,7 @@ from vgrad.lessons import derivative_bound
 from vgrad.presets import COMPARISONS, Check
 from vgrad.records import Status
 from vgrad.run import Run
-from vgrad.text import num, pct, power_text
+from vgrad.text import MISSING, num, pct, power_text
 
 LN2 = math.log(2.0)
 
@@ -271,6 +271,8 @@ MEASURES: dict[str, Measure] = {
                          lambda r: r.time_attenuation().get("median_ratio", math.nan), power_text),
     "clip_overshoot": Measure("largest applied gradient norm over the clip value, minus 1", _clip_overshoot),
     "max_norm": Measure("largest unclipped global gradient norm", lambda r: r.gradient_norms().get("max", math.nan)),
+    "spectrum_spread": Measure("spread of the Jacobian's squared singular values at step 0 (variance / mean²)",
+                               lambda r: r.spectrum_spread()),
 }
 
 _TESTS = {
@@ -424,3 +426,96 @@ def clipping_comparison(runs: Sequence[Run], labels: Sequence[str]) -> Reading:
     """Clipped vs unclipped runs, any number: did clipping bound every applied update?"""
     return verdict(COMPARISONS["clipping"].checks, runs, labels) if runs else Reading("no runs", "waiting")
 
+
+
+# --- theory beside measurement ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TheoryView:
+    """What mean-field theory predicts for a run at initialisation, next to what step 0 measured.
+
+    `applies` False comes with `reason` (BatchNorm, residual, recurrent). `predicted` and `measured` are
+    RMS dL/da per hidden layer relative to the last hidden layer (input side first); `spread` is the
+    scatter in orders of magnitude expected of one net of this width at the first layer.
+    """
+
+    applies: bool
+    reason: str
+    mean_field: object | None = None  # vgrad.theory.MeanField
+    predicted: tuple[float, ...] = ()
+    measured: tuple[float, ...] = ()
+    spread: float = math.nan
+    reading: Reading | None = None
+    spectrum_mean: float = math.nan  # predicted mean squared singular value of d a_last / d a_first
+    spectrum_std: float = math.nan  # and the predicted standard deviation of the squared values
+
+    @property
+    def headline(self) -> str:
+        return phase_text(self.mean_field if self.applies else None)
+
+
+def phase_text(mf) -> str:
+    """'ordered phase (χ₁ 0.82 per layer), ξ_c 5.2 layers: trainable to ~31 layers' for a MeanField."""
+    if mf is None:
+        return "mean-field theory does not describe this net at initialisation"
+    xi = "∞" if math.isinf(mf.xi_c) else (num(mf.xi_c) if math.isfinite(mf.xi_c) else MISSING)
+    depth = ("any depth" if math.isinf(mf.trainable_depth) else
+             f"~{mf.trainable_depth:.0f} layers" if math.isfinite(mf.trainable_depth) else MISSING)
+    return f"{mf.phase} phase (χ₁ {mf.chi_1:.3g} per layer), ξ_c {xi} layers: trainable to {depth}"
+
+
+def config_phase(config) -> str:
+    """phase_text of a RunConfig (vgrad.theory.from_config; cached there)."""
+    from vgrad import theory
+
+    return phase_text(theory.from_config(config))
+
+
+def theory_view(run: Run) -> TheoryView:
+    """Theory's per-layer dL/da at step 0 against the measured one, with a one-line reading."""
+    from vgrad import theory
+
+    ok, reason = theory.applies(run.config)
+    if not ok:
+        return TheoryView(False, reason)
+    mf = theory.from_config(run.config)
+    q0 = run.start.input_q if run.start is not None and run.start.input_q is not None else 1.0
+    predicted = theory.profile_from_config(run.config, q0=q0)
+    c = run.config
+    mean, std = math.nan, math.nan
+    if c.hidden_layers >= 2:  # the spectrum's d a_last / d a_first spans hidden_layers - 1 layers
+        chis = theory.layer_chis(c.activation, mf.sigma_w2, mf.sigma_b2, q0, c.hidden_layers, bias_mean=mf.bias_mean,
+                                 alpha=mf.alpha, dropout=mf.dropout,
+                                 first_sigma_w2=theory.weight_variance(c.initializer, c.n_features, c.units,
+                                                                       init_std=c.init_std, init_limit=c.init_limit,
+                                                                       init_gain=c.init_gain))
+        mean = float(np.prod(chis[1:]))
+        spec = theory.jacobian_spectrum(c.activation, mf.sigma_w2, mf.sigma_b2, c.hidden_layers - 1,
+                                        weights="orthogonal" if c.initializer == "orthogonal" else "gaussian",
+                                        bias_mean=mf.bias_mean, alpha=mf.alpha)
+        std = mean * math.sqrt(spec.relative_var) if math.isfinite(spec.relative_var) else math.nan
+    view = TheoryView(True, reason, mf, tuple(float(v) for v in predicted), spectrum_mean=mean, spectrum_std=std)
+    first = run.step_record(0)
+    depth = run.config.hidden_layers
+    if first is None or depth < 2:
+        return view
+    rms = first.act_grad_rms[:depth]
+    if any(v is None or not v > 0 for v in rms):
+        return TheoryView(True, reason, mf, view.predicted, spectrum_mean=mean, spectrum_std=std, reading=Reading(
+            "the measured dL/da is exactly 0 at some layer at step 0 (dead units or underflow): theory's line "
+            "has nothing to compare with there", "no gradient"))
+    measured = tuple(float(v) / float(rms[-1]) for v in rms)
+    # One net of width N: each layer's squared-gradient ratio scatters by about sqrt(2/N); over the
+    # layers between the first and the last the log-scatter adds up.
+    spread = math.sqrt(2.0 * (depth - 1) / max(1, run.config.units)) / math.log(10)
+    p, m = math.log10(predicted[0]), math.log10(measured[0])
+    agrees = abs(p - m) <= 2 * spread
+    text = (f"theory predicts {power_text(predicted[0])} at the first layer (relative to the last hidden layer), "
+            f"measured {power_text(measured[0])}: " + (f"agrees within the spread expected at width "
+                                                       f"{run.config.units}" if agrees else
+                                                       f"off by {abs(p - m):.1f} orders, more than the "
+                                                       f"±{2 * spread:.1f} expected at width {run.config.units}"))
+    return TheoryView(True, reason, mf, view.predicted, measured, spread,
+                      Reading(text, "agrees" if agrees else "differs",
+                              {"predicted_orders": p, "measured_orders": m, "spread": spread}, agrees),
+                      mean, std)

@@ -173,6 +173,7 @@ class StartRecord(_Record):
     task: Literal["binary", "multiclass", "regression"] = "binary"
     classes: Annotated[tuple[Name, ...], Field(max_length=1000)] = ()  # class names (classification)
     n_features: Count = 0
+    input_q: MaybeNum = None  # mean squared input feature of the training set (mean-field theory's q0)
 
 
 @dataclass(**_RECORD)

@@ -255,6 +255,14 @@ class Run:
                 "seq_len": float(len(rec.input_grad_by_time)), "start_ratio": ratios[0],
                 "median_ratio": float(np.median(ratios))}
 
+    def spectrum_spread(self, index: int = 0) -> float:
+        """var / mean² of the squared singular values of a recorded Jacobian spectrum (0: isometry)."""
+        if len(self.spectra) <= index:
+            return math.nan
+        sq = np.square(np.asarray(self.spectra[index].values, dtype=float))
+        mean = float(sq.mean())
+        return float(sq.var()) / mean**2 if mean > 0 else math.nan
+
     def clip_setting(self) -> tuple[str, float]:
         """('global_clipnorm', 1.0) style: which clipping the run used, ('', 0) for none."""
         for name in ("global_clipnorm", "clipnorm", "clipvalue"):

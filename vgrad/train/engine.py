@@ -300,7 +300,8 @@ class Trainer:
             layers=tuple(Layer(**d) for d in self.built.layers), n_train=self.n,
             n_val=int(self.data.x_val.shape[0]), steps_per_epoch=c.steps_per_epoch, total_steps=c.total_steps,
             family=c.family, seq_len=c.seq_len if self.rnn else 0, lr=c.learning_rate, task=self.task,
-            classes=self.data.classes, n_features=int(self.data.x_train.shape[-1]))]
+            classes=self.data.classes, n_features=int(self.data.x_train.shape[-1]),
+            input_q=None if self.rnn else float(np.mean(np.square(self.data.x_train))))]
         if self.grid is not None:
             k = min(self.n, DATA_POINTS_LIMIT)
             y = self.data.y_train[:k].reshape(-1)

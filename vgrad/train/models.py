@@ -36,14 +36,19 @@ def layer_seed(config: RunConfig, index: int, salt: int = 0) -> int:
     return (config.seed * 1_000_003 + index * 7919 + salt * 104_729) % (2**31 - 1)
 
 
+@keras.saving.register_keras_serializable(package="vgrad")
 class Scaled(keras.initializers.Initializer):
     """Another initializer's values times sqrt(gain): its variance times `gain`."""
 
-    def __init__(self, base: keras.initializers.Initializer, gain: float):
-        self.base, self.scale = base, math.sqrt(gain)
+    def __init__(self, base: keras.initializers.Initializer | dict, gain: float):
+        self.base = keras.initializers.get(base)
+        self.gain = float(gain)
 
     def __call__(self, shape, dtype=None):
-        return self.base(shape, dtype) * self.scale
+        return self.base(shape, dtype) * math.sqrt(self.gain)
+
+    def get_config(self) -> dict:
+        return {"base": keras.initializers.serialize(self.base), "gain": self.gain}
 
 
 def kernel_initializer(config: RunConfig, index: int, fan_in: int) -> keras.initializers.Initializer:

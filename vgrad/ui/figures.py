@@ -10,6 +10,7 @@ counts, options); while it is unchanged the session's last figure for `key` is d
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -17,7 +18,7 @@ import streamlit as st
 _CACHE = "vgrad.figures"
 
 
-def figure(key: str, token: Hashable, build: Callable[[], go.Figure]) -> go.Figure:
+def figure(key: str, token: Hashable, build: Callable[[], Any]) -> Any:
     """The figure for `key`: the cached one when built from the same `token`, else `build()`."""
     cache = st.session_state.setdefault(_CACHE, {})
     hit = cache.get(key)
@@ -26,6 +27,11 @@ def figure(key: str, token: Hashable, build: Callable[[], go.Figure]) -> go.Figu
     fig = build()
     cache[key] = (token, fig)
     return fig
+
+
+def cached(key: str, token: Hashable, build: Callable[[], Any]) -> Any:
+    """Any value computed from a run, kept in the session while `token` is unchanged."""
+    return figure(key, token, build)
 
 
 def chart(key: str, token: Hashable, build: Callable[[], go.Figure]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vgrad import charts
-from vgrad.readings import divergence_banner
+from vgrad.readings import config_phase, divergence_banner
 from vgrad.records import Action, Status
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.store import StoreError, save_run
@@ -30,6 +30,17 @@ CAPTIONS = {
               "gets almost no signal.",
     "health": "Saturated sigmoid/tanh units (flat tails) and dead ReLUs pass almost no gradient backwards.",
     "boundary": "The black P = 0.5 line should bend to separate the two classes as training goes on.",
+    "boundary_multiclass": "Each region takes the colour of the class the network predicts there (paler: "
+                           "less sure); the points are the training examples in their true class's colour.",
+    "boundary_regression": "The colour is the predicted value; the points are the training examples, "
+                           "coloured by their true target on the same scale.",
+    "confusion": "Row: the true class; column: the predicted one. A good classifier fills the diagonal.",
+    "theory": "Mean-field theory (Poole et al. 2016, Schoenholz et al. 2017) predicts how dL/da shrinks or "
+              "grows per layer in a wide random net: χ₁ per layer for the squared gradient. One net of "
+              "finite width scatters around the prediction (the band).",
+    "spectrum": "Squared singular values of the Jacobian from the first hidden layer to the last at step 0: "
+                "all near 1 is dynamical isometry (signals and gradients keep their size in every direction); "
+                "a wide, low spread means most directions are lost.",
 }
 
 
@@ -98,6 +109,7 @@ def headline_row(job: live.LiveJob) -> None:
                    help="log10(last layer's ‖dL/dW‖ / first layer's) at the latest step: " + orders_text(orders))
     cols[5].metric("Val. accuracy", pct(metrics["val_accuracy"]), help=f"training accuracy {pct(metrics['accuracy'])}")
     st.progress(run.progress)
+    st.caption(f"Theory at initialisation: {escape_markdown(config_phase(run.config))}")
     notes = st.container()  # always present, so the charts below keep their place when it is empty
     banner = divergence_banner(run)
     if banner:
@@ -198,10 +210,45 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
         st.caption(CAPTIONS["health"])
     with right:
         if run.boundaries or run.data:
+            classes = run.start.classes if run.start is not None else ()
             figures.chart(f"{key}_boundary", token, lambda: charts.decision_boundary(
-                run.boundaries[-1] if run.boundaries else None, run.data))
-            st.caption(CAPTIONS["boundary"])
+                run.boundaries[-1] if run.boundaries else None, run.data, classes=classes, task=run.task))
+            st.caption(CAPTIONS["boundary" if run.task == "binary" else f"boundary_{run.task}"])
+        elif run.confusion is not None:
+            confusion_panel(run, key, token)
         else:
-            st.info("The decision boundary is drawn for 2-feature data (mlp with n_features = 2).")
+            st.info("The decision boundary is drawn for 2-feature data (mlp with n_features = 2); a "
+                    "classification run shows its confusion matrix here when it ends.")
+    if run.confusion is not None and (run.boundaries or run.data):
+        left, _ = st.columns(2)
+        with left:
+            confusion_panel(run, key, token)
+    theory_panel(run, key, token)
     kernel_panel(run, key, token)
     exports(job, key)
+
+
+def confusion_panel(run, key: str, token: tuple) -> None:
+    figures.chart(f"{key}_confusion", token, lambda: charts.confusion_matrix(run.confusion))
+    st.caption(CAPTIONS["confusion"])
+
+
+def theory_panel(run, key: str = "explorer", token: tuple = ()) -> None:
+    """Theory beside measurement at initialisation: dL/da per layer, and the Jacobian spectrum."""
+    from vgrad.charts.theory import spectrum_histogram, theory_flow
+    from vgrad.readings import theory_view
+
+    view = figures.cached(f"{key}_theory_view", (token[:1], len(run.steps) > 0, bool(run.spectra)),
+                          lambda: theory_view(run))
+    st.markdown("**Theory beside measurement** (step 0)" + (f": {escape_markdown(view.reading.text)}"
+                                                          if view.reading is not None else ""))
+    left, right = st.columns(2)
+    with left:
+        figures.chart(f"{key}_theory", (token[:1], len(run.steps) > 0), lambda: theory_flow(view, run.layers))
+        st.caption(CAPTIONS["theory"])
+    with right:
+        spectrum = run.spectra[0] if run.spectra else None
+        mean = view.spectrum_mean if view.applies else None
+        figures.chart(f"{key}_spectrum", (token[:1], spectrum is not None),
+                      lambda: spectrum_histogram(spectrum, mean, view.spectrum_std if view.applies else None))
+        st.caption(CAPTIONS["spectrum"])
