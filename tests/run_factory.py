@@ -23,7 +23,7 @@ def make_run(n_layers: int = 4, n_steps: int = 20, steps_per_epoch: int = 5, sta
                             "lr": cfg.learning_rate}]
     for s in range(n_steps):
         scale = [10.0 ** (i - n_layers) * (1 + 0.1 * rng.random()) for i in range(n_layers)]
-        step = {"kind": "step", "step": s, "epoch": s // steps_per_epoch, "loss": 0.7 / (1 + 0.05 * s),
+        step = {"kind": "step", "step": s, "epoch": s // steps_per_epoch, "loss": 0.7 / (1 + 0.05 * s) + 1e-3 * seed,
                 "global_norm": float(sum(scale)), "global_norm_clipped": float(sum(scale))}
         for k in LAYER_STATS:
             step[k] = [float(v) for v in scale]

@@ -215,3 +215,33 @@ def test_rnn_verdict_is_simple_rnn_against_the_lstm():
     assert r.holds is True  # the GRU not recovering does not contradict the expected pattern
     runs[1] = rnn_like("lstm", 1e-5, 0.5)
     assert R.comparison_reading("rnn", runs, ["simple", "lstm", "gru"]).holds is False
+
+
+def test_notices_say_what_the_pictures_do_not():
+    from vgrad.train.engine import train
+
+    dead = train(RunConfig(activation="relu", initializer="he_normal", learning_rate=0.5, epochs=20, seed=3))
+    texts = " ".join(n.text for n in R.notices(dead))
+    assert "dead" in texts or "exactly 0" in texts, texts
+    l2 = real_run("deep").config.with_values(l2=0.05, epochs=3)
+    penalised = train(l2)
+    assert any(n.verdict == "penalty dominates" for n in R.notices(penalised))
+    clipped = train(RunConfig(epochs=2, clipvalue=100.0))
+    assert any(n.verdict == "clipping idle" for n in R.notices(clipped))
+    assert R.notices(real_run("relu")) == [] or all(n.text for n in R.notices(real_run("relu")))
+
+
+def test_remedies_verdict_reads_the_back_propagated_gradient():
+    from vgrad.presets import COMPARISONS
+    from vgrad.train.engine import train
+
+    comp = COMPARISONS["remedies"]
+    runs = [train(RunConfig.from_dict({**__import__("vgrad").preset(p).to_dict(), "epochs": 8}))
+            for p in comp.presets]
+    r = R.comparison_reading("remedies", runs, list(comp.presets))
+    assert r.holds is True, r.text
+    dropout_l2 = runs[-1]
+    assert dropout_l2.early_first_grad() > 100 * runs[0].early_first_grad()  # dL/dW inflated by L2 ...
+    assert dropout_l2.early_first_grad(stat="act_grad_rms") < 10 * runs[0].early_first_grad(stat="act_grad_rms")
+    relu = runs[1]
+    assert R.gradient_reading(relu).verdict in ("balanced", "shrinking")  # early in training, not at loss ~0

@@ -64,8 +64,21 @@ class Reading:
 # --- readings of one run -----------------------------------------------------------
 
 
-def gradient_reading(run: Run, step: int = -1, stat: str = "grad_norm") -> Reading:
-    """'first-layer gradient is 10^-4.4 of the last layer's: vanishing'."""
+def gradient_reading(run: Run, step: int | None = None, stat: str = "grad_norm") -> Reading:
+    """'first-layer gradient is 10^-4.4 of the last layer's: vanishing'.
+
+    With no `step`, the verdict is the median over the first 10% of the steps (a net that has fit its data
+    has tiny gradients everywhere at the end, which is not a vanishing gradient), the sentence also gives
+    the latest step's ratio."""
+    if step is None:
+        latest = gradient_reading(run, -1, stat)
+        early = run.early_attenuation_orders(stat=stat)
+        if len(run.steps) < 10 or not math.isfinite(early) or latest.verdict in ("waiting", "no gradient"):
+            return latest
+        verdict = _attenuation_verdict(early)
+        text = (f"early in training the first-layer gradient was {power_text(10 ** -early)} of the last layer's: "
+                f"{verdict}; at step {latest.numbers['step']:.0f} it is {latest.text.split(' is ', 1)[-1]}")
+        return Reading(text, verdict, {**latest.numbers, "early_orders": early})
     a = run.attenuation(step, stat)
     what = "gradient" if stat == "grad_norm" else ("back-propagated gradient dL/da" if stat == "act_grad_rms" else stat)
     if a is None:
@@ -76,23 +89,25 @@ def gradient_reading(run: Run, step: int = -1, stat: str = "grad_norm") -> Readi
         text = (f"every recorded {what} from the first to the last layer is exactly 0 at step {a.step}: "
                 "no signal reaches the weights (the forward signal died out or every unit is dead)")
         return Reading(text, "no gradient", numbers)
-    orders = a.orders
-    if orders >= VANISHING_ORDERS:
-        verdict = "vanishing"
-    elif orders >= SHRINKING_ORDERS:
-        verdict = "shrinking"
-    elif orders <= -VANISHING_ORDERS:
-        verdict = "exploding toward the input"
-    elif orders <= -SHRINKING_ORDERS:
-        verdict = "growing toward the input"
-    else:
-        verdict = "balanced"
+    verdict = _attenuation_verdict(a.orders)
     if a.first == 0:
         text = f"first-layer {what} is exactly 0 while the last layer's is {num(a.last)} (step {a.step}): {verdict}"
     else:
         text = (f"first-layer {what} is {power_text(a.ratio)} of the last layer's "
                 f"({num(a.first)} vs {num(a.last)} at step {a.step}): {verdict}")
     return Reading(text, verdict, numbers)
+
+
+def _attenuation_verdict(orders: float) -> str:
+    if orders >= VANISHING_ORDERS:
+        return "vanishing"
+    if orders >= SHRINKING_ORDERS:
+        return "shrinking"
+    if orders <= -VANISHING_ORDERS:
+        return "exploding toward the input"
+    if orders <= -SHRINKING_ORDERS:
+        return "growing toward the input"
+    return "balanced"
 
 
 def loss_reading(run: Run) -> Reading:
@@ -262,6 +277,9 @@ MEASURES: dict[str, Measure] = {
         lambda r: r.attenuation_orders(0, "act_grad_rms"), _orders_as_power),
     "early_first_grad": Measure("first-layer gradient early in training (median of the first 10% of steps)",
                                 Run.early_first_grad),
+    "early_first_act_grad": Measure("back-propagated gradient dL/da at the first layer early in training (median "
+                                    "of the first 10% of steps)",
+                                    lambda r: r.early_first_grad(stat="act_grad_rms")),
     "final_loss": Measure("final training loss", Run.final_loss),
     "loss_verdict": Measure("loss", lambda r: loss_reading(r).verdict if loss_reading(r).verdict != "waiting"
                             else math.nan, str, says=lambda r: loss_reading(r).text),
@@ -278,6 +296,7 @@ MEASURES: dict[str, Measure] = {
 _TESTS = {
     "gap": (lambda a, b, v: a - b >= v, "exceeds {other} by at least {value}"),
     "ratio": (lambda a, b, v: b > 0 and a / b >= v, "is at least {value}x {other}"),
+    "near": (lambda a, b, v: b > 0 and a > 0 and 1 / v <= a / b <= v, "is within {value}x of {other}"),
     "less": (lambda a, b, v: a < b, "is below {other}"),
     "more": (lambda a, b, v: a > b, "is above {other}"),
     "at_most": (lambda a, b, v: a <= v, "is at most {value}"),
@@ -519,3 +538,55 @@ def theory_view(run: Run) -> TheoryView:
                       Reading(text, "agrees" if agrees else "differs",
                               {"predicted_orders": p, "measured_orders": m, "spread": spread}, agrees),
                       mean, std)
+
+
+# --- notices: states a picture alone does not explain --------------------------------------------
+
+def notices(run: Run) -> list[Reading]:
+    """Sentences for what a chart shows but does not say: exactly-zero gradients (white heatmap cells),
+    dead ReLUs, underflow, an infinite attenuation, clipping that never engaged, a penalty that is most
+    of dL/dW, dropout on a vanishing net. Empty when nothing needs saying."""
+    out: list[Reading] = []
+    rec = run.step_record()
+    if rec is None:
+        return out
+    names = [layer.name for layer in run.layers]
+    zero = [names[i] for i, v in enumerate(rec.grad_norm) if v == 0 and i < len(names)]
+    dead = [names[i] for i, v in enumerate(rec.act_dead) if v is not None and v >= 0.999 and i < len(names)]
+    if zero:
+        why = ("every unit of " + ", ".join(dead) + " is dead (a ReLU outputs 0 for every example, so no "
+               "gradient passes back through it)") if dead else (
+              "the gradient underflowed: it is smaller than float32 can hold (about 1e-38) after so many "
+              "small factors")
+        out.append(Reading(f"dL/dW is exactly 0 at {', '.join(zero[:4])}{' …' if len(zero) > 4 else ''} "
+                           f"(white cells in the heatmap): {why}. An attenuation of ∞ means the same: the first "
+                           "layer's gradient is 0, not merely small.", "zero gradient", {"layers": float(len(zero))}))
+    elif dead:
+        out.append(Reading(f"{', '.join(dead[:4])}: every unit is dead (output 0 on the whole batch): those layers "
+                           "pass no gradient back. A smaller learning rate, He init or leaky_relu avoids it.",
+                           "dead units", {"layers": float(len(dead))}))
+    else:
+        mostly = [names[i] for i, v in enumerate(rec.act_dead) if v is not None and v >= 0.5 and i < len(names)]
+        if mostly:
+            out.append(Reading(f"more than half the units of {', '.join(mostly[:4])} are dead: they pass no "
+                               "gradient back.", "dead units", {"layers": float(len(mostly))}))
+    kind, value = run.clip_setting()
+    norms = run.gradient_norms()
+    if kind and norms and norms["steps_clipped"] == 0:
+        out.append(Reading(f"{kind}={value:g} never engaged: the gradient never exceeded it, so this run is the "
+                           "same as without clipping. Clipping bounds exploding gradients; it cannot make a "
+                           "vanishing one bigger.", "clipping idle", {"max": norms["max"]}))
+    penalty = run.config.l2
+    if penalty > 0 and rec.weight_norm and rec.weight_norm[0] and rec.grad_norm[0]:
+        share = 2 * penalty * rec.weight_norm[0] / rec.grad_norm[0]
+        if share >= 0.5:
+            out.append(Reading(f"about {min(share, 1):.0%} of the first layer's dL/dW is the L2 penalty's own "
+                               f"gradient 2 × {penalty:g} × W, not signal from the loss: read dL/da (the "
+                               "back-propagated gradient) to see whether the loss reaches that layer.",
+                               "penalty dominates", {"share": share}))
+    early = run.early_attenuation_orders(stat="act_grad_rms")
+    if run.config.dropout > 0 and math.isfinite(early) and early >= VANISHING_ORDERS:
+        out.append(Reading("dropout regularises (it makes units work without each other); it does not make a "
+                           "vanishing gradient bigger: here dL/da still shrinks "
+                           f"{early:.1f} orders of magnitude toward the input.", "dropout", {"orders": early}))
+    return out

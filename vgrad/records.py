@@ -53,7 +53,10 @@ LAYER_STATS: dict[str, str] = {
     "act_saturated": "fraction of sigmoid/tanh/softsign outputs in the flat tails (derivative < 10% of its peak)",
     "act_dead": "fraction of ReLU-family units inactive (output <= 0) for the whole batch",
     "update_ratio": "‖ΔW‖ / ‖W‖ of the update the optimizer applied",
+    "weight_norm": "L2 norm of the kernel W the gradient is taken at (an L2 penalty adds 2 x l2 x W to dL/dW)",
 }
+# Statistics a step record may lack (records written before they existed).
+OPTIONAL_STATS = ("weight_norm",)
 
 BOUNDARY_LIMIT = 60
 BOUNDARY_GRID = 41
@@ -211,14 +214,16 @@ class StepRecord(_Record):
     act_saturated: PerLayer
     act_dead: PerLayer
     update_ratio: PerLayer
+    weight_norm: PerLayer = ()
     input_grad_by_time: Annotated[tuple[MaybeNum, ...], Field(max_length=MAX_MATRIX_ROWS)] | None = None
     recurrent_sigma_max: PerLayer | None = None
 
     def stat(self, name: str) -> tuple[float | None, ...]:
-        """The per-layer tuple of a LAYER_STATS statistic."""
+        """The per-layer tuple of a LAYER_STATS statistic (Nones for an optional one not recorded)."""
         if name not in LAYER_STATS:
             raise KeyError(f"unknown statistic {name!r}; known: {', '.join(LAYER_STATS)}")
-        return getattr(self, name)
+        values = getattr(self, name)
+        return values if values or name not in OPTIONAL_STATS else (None,) * len(self.grad_norm)
 
 
 @dataclass(**_RECORD)

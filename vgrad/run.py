@@ -198,6 +198,14 @@ class Run:
         a = self.attenuation(step, stat)
         return math.nan if a is None else a.orders
 
+    def early_attenuation_orders(self, share: float = EARLY_SHARE, stat: str = "grad_norm") -> float:
+        """Median attenuation (orders) over the first `share` of the steps so far: how the gradient was
+        while there was something to learn (a fitted net's last steps have tiny gradients everywhere)."""
+        n = max(1, int(len(self.steps) * share))
+        values = [self.attenuation_orders(i, stat) for i in range(min(n, len(self.steps)))]
+        values = [v for v in values if not math.isnan(v)]
+        return float(np.median(values)) if values else math.nan
+
     def final_metrics(self) -> dict[str, float]:
         """loss, accuracy, val_loss, val_accuracy (and r2, val_r2) of the last epoch; nan where none."""
         last = self.epochs[-1] if self.epochs else None
@@ -229,12 +237,12 @@ class Run:
         """The first layer's statistic over the steps (nan where missing)."""
         return np.array([_num(s.stat(stat)[0]) if s.stat(stat) else math.nan for s in self.steps], dtype=float)
 
-    def early_first_grad(self, share: float = EARLY_SHARE) -> float:
-        """Median first-layer gradient norm over the first `share` of the steps so far (at least one).
+    def early_first_grad(self, share: float = EARLY_SHARE, stat: str = "grad_norm") -> float:
+        """Median first-layer `stat` over the first `share` of the steps so far (at least one).
 
         A net that has already fit the data has a small gradient because its loss is small, not
         because the gradient vanishes: comparisons read this rather than the last step."""
-        g = self.first_layer_grad()
+        g = self.first_layer_grad(stat)
         early = g[:max(1, int(len(g) * share))]
         early = early[np.isfinite(early)]
         return float(np.median(early)) if early.size else math.nan

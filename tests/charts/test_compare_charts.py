@@ -173,3 +173,14 @@ def test_update_vs_gradient_figure():
     assert list(fig.data[0].y) == pytest.approx(np.abs(est).ravel())
     assert math.isnan(fig.data[2].y[1])  # an exact zero cannot sit on a log axis
     assert "waiting" in LC.update_vs_gradient_figure(None).layout.annotations[0].text
+
+
+def test_identical_runs_are_drawn_dashed_and_named():
+    from tests.run_factory import make_run
+
+    a, b, c = make_run(seed=1), make_run(seed=1), make_run(seed=2)
+    assert C.same_as([a, b, c]) == {1: 0}
+    fig = C.loss_overlay([a, b, c], ["base", "clip", "other"])
+    named = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in named] == ["base", "clip (identical to base)", "other"]
+    assert named[1].line.dash == "dash" and named[0].line.dash == "solid"

@@ -119,3 +119,9 @@ def test_each_run_opens_in_the_explorer(backend):
     assert len(links) == 3, links  # the notebook comparison: three runs (only non-default fields in links)
     assert "epochs=1" in links[0] and "hidden_layers=2" in links[1], links
     assert "hidden_layers=7" in links[2] and "activation=relu" in links[2], links
+
+
+def test_a_hand_made_link_says_so_in_the_picker(backend):
+    at = page(runs="deep-sigmoid,remedy-prelu")  # the Lessons page's "Compare with deep-sigmoid"
+    assert at.selectbox(key="cmp.name.0").value == ""  # "A hand-made set of runs", not the notebook
+    assert presets(at) == ["deep-sigmoid", "remedy-prelu"] and not at.exception

@@ -94,3 +94,12 @@ def test_a_new_link_in_the_same_session_is_followed(backend):
     at.query_params["gain"] = "2"
     at.run()
     assert at.radio(key="rnn.scenario").value == "exploding" and at.slider(key="rnn.gain").value == 2.0
+
+
+def test_switching_scenario_with_the_radio_then_any_control(backend):
+    at = page()
+    at.radio(key="rnn.scenario").set_value("exploding").run()
+    at.slider(key="rnn.seq_len").set_value(12).run()  # once raised KeyError: no key "rnn.cells"
+    assert not at.exception, at.exception
+    at.radio(key="rnn.scenario").set_value("long").run()
+    assert not at.exception and at.multiselect(key="rnn.cells").value == ["simple_rnn", "lstm", "gru"]

@@ -106,6 +106,22 @@ def _epoch_col(run: Run, key: str) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
+def same_as(runs: Sequence[Run]) -> dict[int, int]:
+    """Run index -> the earlier run whose every step loss it repeats exactly (a setting that never took
+    effect, e.g. clipping that never engaged): their curves would hide each other."""
+    seen: dict[tuple, int] = {}
+    out = {}
+    for i, run in enumerate(runs):
+        if not run.steps or not run.done:
+            continue
+        key = tuple(s.loss for s in run.steps)
+        if key in seen:
+            out[i] = seen[key]
+        else:
+            seen[key] = i
+    return out
+
+
 def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 360) -> go.Figure:
     """Two panels over training steps: loss (batch loss faint, epoch training loss bold, ln 2 dotted when
     every run is binary) and validation accuracy per epoch (R² for regression runs); one colour per run."""
@@ -115,8 +131,12 @@ def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 36
     score = "Validation R²" if all(regression) else ("Validation accuracy" if not any(regression)
                                                       else "Validation accuracy (R² for regression)")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", score), horizontal_spacing=0.1)
+    twins = same_as(runs)
     for i, (run, lab) in enumerate(zip(runs, [escape_label(x) for x in labels], strict=True)):
         colour = run_colour(i)
+        dash = "dash" if i in twins else "solid"
+        if i in twins:  # drawn dashed on top, so the run it repeats stays visible
+            lab = f"{lab} (identical to {escape_label(labels[twins[i]])})"
         if run.steps:
             x = np.array([s.step for s in run.steps], dtype=float)
             y = np.array([s.loss for s in run.steps], dtype=float)
@@ -127,13 +147,13 @@ def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 36
                           1, 1)
         ex, ey = _epoch_col(run, "loss")
         mode = "lines+markers" if len(ex) <= 60 else "lines"
-        fig.add_trace(go.Scatter(x=ex, y=ey, mode=mode, line=dict(color=colour, width=3), name=str(lab),
+        fig.add_trace(go.Scatter(x=ex, y=ey, mode=mode, line=dict(color=colour, width=3, dash=dash), name=str(lab),
                                  legendgroup=lab,
                                  hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>epoch loss %{{y:.4f}}<extra></extra>"),
                       1, 1)
         key, what = ("val_r2", "val R²") if run.task == "regression" else ("val_accuracy", "val accuracy")
         vx, vy = _epoch_col(run, key)
-        fig.add_trace(go.Scatter(x=vx, y=vy, mode=mode, line=dict(color=colour, width=3), name=str(lab),
+        fig.add_trace(go.Scatter(x=vx, y=vy, mode=mode, line=dict(color=colour, width=3, dash=dash), name=str(lab),
                                  legendgroup=lab, showlegend=False,
                                  hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>{what} %{{y:.3f}}<extra></extra>"),
                       1, 2)

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -27,6 +28,8 @@ from vgrad.lessons import (
 )
 
 X_RANGE = (-6.0, 6.0)
+# One distinct colour for each of vgrad's activations (Plotly's Dark24: strong, no two alike).
+ACTIVATION_COLOURS = tuple(plotly.colors.qualitative.Dark24[:len(ACTIVATIONS)])
 
 
 def activations_figure(names: Sequence[str] = ACTIVATIONS, *, alpha: float = 0.3, columns: int = 4,
@@ -78,18 +81,20 @@ def bound_product_figure(names: Sequence[str] = ACTIVATIONS, *, max_depth: int =
     table = bound_table(depths, names, alpha)
     fig = go.Figure()
     for i, name in enumerate(names):
+        colour = ACTIVATION_COLOURS[ACTIVATIONS.index(name) % len(ACTIVATION_COLOURS)] if name in ACTIVATIONS \
+            else run_colour(i)
         fig.add_trace(go.Scatter(x=depths, y=table[name], mode="lines", name=f"{name} bound",
-                                 line=dict(color=run_colour(i), width=3), legendgroup=name,
+                                 line=dict(color=colour, width=3), legendgroup=name,
                                  hovertemplate=f"{name}: bound^%{{x}} = %{{y:.3g}}<extra></extra>"))
         if typical:
             m = mean_derivative(name, 1.0, alpha)
             fig.add_trace(go.Scatter(x=depths, y=m ** depths, mode="lines", name=f"{name} typical",
-                                     line=dict(color=run_colour(i), width=2, dash="dot"), legendgroup=name,
+                                     line=dict(color=colour, width=2, dash="dot"), legendgroup=name,
                                      hovertemplate=f"{name}: E|f'(z)|^%{{x}} = %{{y:.3g}}<extra></extra>"))
     fig.add_hline(y=1.0, line=dict(color=MUTED, width=1))
     fig.update_yaxes(type="log", exponentformat="power", title_text="product of derivative factors")
     fig.update_xaxes(title_text="layers (depth)")
-    return legend_below(base_layout(fig, "Most a gradient can keep through `depth` activations (solid) and a "
+    return legend_below(base_layout(fig, "Most a gradient can keep through a chain of activations (solid) and a "
                                          "typical value for z ~ N(0,1) (dotted)", height=height))
 
 

@@ -64,11 +64,12 @@ def _group_stats(kernels, biases, acts, act_grads, activation, olds, news) -> tf
         else:
             dead = nan
     if olds is None:
-        ratio = nan
+        ratio = weight = nan
     else:
         old = _stack(olds)
-        ratio = _norm(_stack(news) - old) / (_norm(old) + 1e-30)
-    return tf.stack([kn, km, kx, bn, bm, bx, ag, am, asd, sat, dead, ratio], axis=1)
+        weight = _norm(old)
+        ratio = _norm(_stack(news) - old) / (weight + 1e-30)
+    return tf.stack([kn, km, kx, bn, bm, bx, ag, am, asd, sat, dead, ratio, weight], axis=1)
 
 
 def layer_stats(kernel_grads: list, bias_grads: list, acts: list, act_grads: list, activations: list[str],

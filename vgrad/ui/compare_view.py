@@ -17,7 +17,7 @@ from vgrad.charts.compare import first_layer_overlay, heatmap_grid, layer_profil
 from vgrad.config import ConfigError
 from vgrad.export.comparison import export_csv, export_json
 from vgrad.presets import COMPARISONS, PRESETS
-from vgrad.readings import comparison_reading, comparison_table, run_readings
+from vgrad.readings import comparison_reading, comparison_table, notices, run_readings
 from vgrad.records import Status
 from vgrad.service.client import BackendClient
 from vgrad.store import RunStore, StoreError
@@ -29,6 +29,7 @@ GROUP = RunGroup("vgrad.cmp")
 _SETUP, _GEN, _TRAINED, _ERRORS, _PROBLEMS, _URL = (
     "vgrad.cmp.setup", "vgrad.cmp.gen", "vgrad.cmp.trained", "vgrad.cmp.errors", "vgrad.cmp.problems", "vgrad.cmp.url")
 STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-propagated)"}
+HAND_MADE = ""  # the picker's entry for runs that are not one named comparison
 PRESET_CHOICES = [*PRESETS, links.DEFAULT]
 
 
@@ -43,6 +44,8 @@ def _replace(setup: links.Group) -> None:
 
 def _on_pick() -> None:
     name = st.session_state[f"cmp.name.{_gen()}"]
+    if name == HAND_MADE:
+        return  # keep the runs as they are
     shared = st.session_state[_SETUP].shared
     _replace(links.comparison_group(name, shared))
 
@@ -79,10 +82,12 @@ def setup_controls() -> links.Group:
         st.session_state[_SETUP] = _initial_setup()
     setup: links.Group = st.session_state[_SETUP]
     gen = _gen()
-    names = list(COMPARISONS)
+    names = [HAND_MADE, *COMPARISONS]
+    current = setup.name if setup.matches_comparison() else HAND_MADE
     left, right = st.columns([2, 3])
-    left.selectbox("Start from a comparison", names, index=names.index(setup.name) if setup.name in names else 0,
-                   format_func=lambda n: COMPARISONS[n].title, key=f"cmp.name.{gen}", on_change=_on_pick)
+    left.selectbox("Start from a comparison", names, index=names.index(current),
+                   format_func=lambda n: "A hand-made set of runs" if n == HAND_MADE else COMPARISONS[n].title,
+                   key=f"cmp.name.{gen}", on_change=_on_pick)
     shared_text = right.text_input(
         "Shared settings (every run)", links.fields_text(setup.shared), key=f"cmp.shared.{gen}",
         placeholder="e.g. epochs=5&seed=1", help="field=value pairs joined by &; the same for every run")
@@ -170,11 +175,12 @@ def train_controls(client: BackendClient | None, setup: links.Group) -> None:
     c1, c2, c3 = st.columns([1.3, 1, 4])
     # Handled inline, not in on_click: a callback would get the settings of the previous rerun,
     # missing an edit made just before the click.
-    if c1.button("▶ Train all", type="primary", key="cmp.train", disabled=client is None, width="stretch",
+    if c1.button("Train all", icon=":material/play_arrow:", type="primary", key="cmp.train", disabled=client is None,
+                 width="stretch",
                  help="train every configuration through the service (two at a time; the rest wait in the queue)"):
         _train(client, setup)
-    c2.button("⏹ Stop all", key="cmp.stop", on_click=GROUP.stop, args=(client,), disabled=not GROUP.active(),
-              width="stretch")
+    c2.button("Stop all", icon=":material/stop:", key="cmp.stop", on_click=GROUP.stop, args=(client,),
+              disabled=not GROUP.active(), width="stretch")
     c3.caption("Runs share data and seed unless you change them. Two train at a time; the others queue.")
     for e in st.session_state.get(_ERRORS, []):
         st.error(escape_markdown(e, 500))
@@ -202,6 +208,9 @@ def _panels(jobs, labels, stat: str, threshold: float) -> None:
         if job.run.status in (Status.FAILED, Status.DIVERGED) or job.lost:
             col.error(escape_markdown(job.run.message or job.message, 300))
     _reading(setup, runs, labels)
+    for lab, run in zip(labels, runs, strict=True):  # what a picture shows but does not say
+        for n in notices(run):
+            st.caption(f":material/info: **{escape_markdown(lab, 60)}**: {escape_markdown(n.text, 500)}")
     st.plotly_chart(heatmap_grid(runs, labels, stat), key="cmp.heat")
     st.plotly_chart(loss_overlay(runs, labels), key="cmp.loss")
     left, right = st.columns(2)

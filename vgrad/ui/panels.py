@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vgrad import charts
-from vgrad.readings import config_phase, divergence_banner
+from vgrad.readings import config_phase, divergence_banner, notices
 from vgrad.records import Action, Status
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.store import StoreError, save_run
@@ -117,6 +117,8 @@ def headline_row(job: live.LiveJob) -> None:
     elif job.status == Status.QUEUED:
         notes.info(f"Waiting for a free trainer: position {job.queue_position or '?'} in the queue.",
                    icon=":material/hourglass_top:")
+    for n in figures.cached("explorer_notices", figures.run_token(job.job_id, run), lambda: notices(run)):
+        notes.info(escape_markdown(n.text, 600), icon=":material/info:")
     if job.error:
         notes.warning(f"Lost contact with the training service, retrying: {escape_markdown(job.error)}")
 
