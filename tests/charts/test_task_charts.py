@@ -55,3 +55,23 @@ def test_confusion_matrix_counts(runs):
     assert np.allclose(rows[np.array(run.confusion.val).sum(axis=1) > 0], 1.0, atol=1e-5)
     assert f"{np.trace(np.array(run.confusion.val))} of {run.start.n_val} right" in fig.layout.title.text
     assert charts.confusion_matrix(None).data == ()
+
+
+def test_network_diagram_edges_follow_the_kernel_gradient(runs):
+    from vgrad.charts.network import BINS, latest_snapshots, network_diagram
+
+    run = runs["multi"]  # 2 inputs, 2 hidden layers of 8, 3 outputs
+    fig = network_diagram(run.snapshots, run.layers, run.steps[-1])
+    edges = [t for t in fig.data if t.mode == "lines" and t.fill != "toself" and t.x[0] is not None]
+    count = sum(sum(1 for v in t.x if v is None) for t in edges)
+    assert count == 2 * 8 + 8 * 8 + 8 * 3 and len(edges) <= BINS  # every weight is one edge
+    widest = max(edges, key=lambda t: t.line.width)
+    latest = latest_snapshots(run.snapshots)
+    biggest = max(max(abs(v) for row in s.grad for v in row) for s in latest.values())
+    assert widest.line.width > min(t.line.width for t in edges) and biggest > 0
+    wide = RunConfig(hidden_layers=2, units=40, epochs=1)
+    from vgrad.train.engine import train
+
+    w = train(wide)
+    bands = [t for t in network_diagram(w.snapshots, w.layers, w.steps[-1]).data if t.fill == "toself"]
+    assert len(bands) == 3  # 2 -> 40, 40 -> 40, 40 -> 1: every layer too wide to draw unit by unit

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vgrad import charts
+from vgrad.charts.network import network_diagram
 from vgrad.readings import config_phase, divergence_banner, notices
 from vgrad.records import Action, Status
 from vgrad.service.client import BackendClient, BackendError
@@ -21,6 +22,9 @@ STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-pr
 _ERROR = "vgrad.control_error"
 
 CAPTIONS = {
+    "network": "Each circle is a neuron, each line a weight; the line's colour and thickness are the size of "
+               "that weight's gradient |dL/dW| (log scale) at the latest kept step. Thin dark lines on the left "
+               "are weights that barely learn. Layers wider than 16 units are drawn as one band.",
     "heatmap": "Each row is a layer (input at the bottom), each column a step; dark = tiny gradient. "
                "A vanishing gradient is a dark band at the bottom that never brightens.",
     "flow": "The bars should stand about level; a staircase falling towards the input means the "
@@ -200,14 +204,17 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
     stat = gradient_heatmap(run, key, token)
     left, right = st.columns(2)
     with left:
+        figures.chart(f"{key}_network", (token[0], len(run.snapshots), len(run.steps) // 50),
+                      lambda: network_diagram(run.snapshots, run.layers, run.steps[-1] if run.steps else None))
+        st.caption(CAPTIONS["network"])
+    with right:
         figures.chart(f"{key}_flow", (token, stat),
                       lambda: charts.gradient_flow(run.steps[-1] if run.steps else None, run.layers, stat))
         st.caption(CAPTIONS["flow"])
-    with right:
-        figures.chart(f"{key}_curves", token, lambda: charts.loss_accuracy(run.epochs, run.steps))
-        st.caption(CAPTIONS["curves"])
     left, right = st.columns(2)
     with left:
+        figures.chart(f"{key}_curves", token, lambda: charts.loss_accuracy(run.epochs, run.steps))
+        st.caption(CAPTIONS["curves"])
         figures.chart(f"{key}_health", token, lambda: charts.activation_health(run.steps, run.layers))
         st.caption(CAPTIONS["health"])
     with right:
