@@ -2,15 +2,16 @@
 
 import streamlit as st
 
-from vgrad.ui import backend, config_form, live, panels, process
+from vgrad.ui import backend, config_form, data_view, live, panels, process
 
 process.use_app_navigation()
 
 st.title("Explorer")
 st.caption("Train a network and watch its per-layer gradients as they are computed, step by step.")
 
-form = config_form.experiment_sidebar()
 client = backend.connect()
+form = config_form.experiment_sidebar(client)
+data_view.missing_table_notice(client, form.config)
 panels.controls(client, form)
 if client is None:
     backend.wait_panel()

@@ -44,12 +44,44 @@ def test_renders_with_defaults(backend):
     assert dict(at.query_params) == {}
 
 
-def test_every_field_has_a_widget(backend):
+def _drawn(at) -> set[str]:
+    return {w.key.removeprefix("cfg.") for kind in ("selectbox", "number_input", "checkbox", "text_input")
+            for w in at.sidebar.get(kind) if w.key and w.key.startswith("cfg.") and w.key != "cfg.__preset__"}
+
+
+def test_the_sidebar_draws_the_fields_that_apply(backend):
     from vgrad.config import FIELDS
+    from vgrad.ui.config_form import CSV_FIELDS, applies
 
     at = explorer()
-    keys = {w.key for kind in ("selectbox", "number_input", "checkbox") for w in at.sidebar.get(kind)}
-    assert {f"cfg.{name}" for name in FIELDS} <= keys
+    values = {name: at.session_state[f"cfg.{name}"] for name in FIELDS}
+    assert _drawn(at) == {n for n in FIELDS if applies(n, values) and n not in CSV_FIELDS}
+    assert "hidden_layers" in _drawn(at) and "seq_len" not in _drawn(at) and "leaky_alpha" not in _drawn(at)
+    at.selectbox(key="cfg.activation").set_value("leaky_relu").run()
+    assert "leaky_alpha" in _drawn(at)
+    at.selectbox(key="cfg.family").set_value("rnn").run()
+    assert {"cell", "seq_len", "recurrent_scale"} <= _drawn(at) and "hidden_layers" not in _drawn(at)
+    assert at.session_state["cfg.hidden_layers"] == 8  # kept while not drawn
+    at.selectbox(key="cfg.family").set_value("mlp").run()
+    assert at.number_input(key="cfg.hidden_layers").value == 8 and not at.exception
+
+
+def test_an_invalid_number_is_explained_at_once(backend):
+    at = explorer()
+    at.number_input(key="cfg.hidden_layers").set_value(-5).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.sidebar.error)
+    assert "hidden_layers" in errors and "1 to 64" in errors and "-5" in errors
+    assert at.button(key="ctl_train").disabled
+
+
+def test_the_run_size_is_shown_before_train_and_a_too_big_one_refused(backend):
+    at = explorer()
+    assert any("parameters (at most 500k)" in c.value for c in at.sidebar.caption)
+    at.number_input(key="cfg.units").set_value(256).run()
+    at.number_input(key="cfg.hidden_layers").set_value(16).run()
+    assert any("Too big for this server" in e.value for e in at.sidebar.error)
+    assert at.button(key="ctl_train").disabled
 
 
 def test_shared_link_restores_the_experiment(backend):
@@ -98,14 +130,23 @@ def test_changing_controls_changes_config_and_url(backend):
 
 def test_invalid_combination_is_explained_inline(backend):
     at = explorer()
-    at.selectbox(key="cfg.dataset").set_value("moons").run()
-    at.number_input(key="cfg.n_features").set_value(5).run()
+    at.number_input(key="cfg.clipvalue").set_value(1.0).run()
+    at.number_input(key="cfg.clipnorm").set_value(1.0).run()
     assert not at.exception
     errors = " ".join(e.value for e in at.sidebar.error)
-    assert "n_features" in errors and "2 features" in errors
+    assert "clipnorm" in errors and "only one of" in errors
     assert at.button(key="ctl_train").disabled
-    at.number_input(key="cfg.n_features").set_value(2).run()
+    at.number_input(key="cfg.clipnorm").set_value(0.0).run()
     assert not at.sidebar.error and not at.button(key="ctl_train").disabled
+
+
+def test_a_data_set_sets_the_fields_it_fixes(backend):
+    at = explorer()
+    at.selectbox(key="cfg.dataset").set_value("digits").run()
+    assert not at.exception
+    assert at.number_input(key="cfg.n_features").value == 64 and at.number_input(key="cfg.n_features").disabled
+    assert at.number_input(key="cfg.n_classes").value == 10 and at.number_input(key="cfg.n_samples").value == 1797
+    assert at.query_params["dataset"] in ("digits", ["digits"])
 
 
 def test_training_from_the_page_produces_records(backend):

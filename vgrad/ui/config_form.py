@@ -1,10 +1,12 @@
-"""The experiment sidebar: a preset picker and one widget per RunConfig field, from FIELDS.
+"""The experiment sidebar: a preset picker and a widget for each RunConfig field that applies, from FIELDS.
 
     form = config_sidebar(start)     # start: a links.RunLink (config + preset) to show first
     if form.config is not None: ...  # None while the combination is invalid (explained inline)
 
 Widgets are keyed `cfg.<field>`; their values live in st.session_state, so a preset change
-(callback) or a link can set them all at once.
+(callback) or a link can set them all at once. Only the fields that apply to the chosen family,
+activation, initializer and data set are drawn (the others keep their values); number fields take
+any number, so an invalid one is explained under it at once instead of being refused silently.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from vgrad import links
+from vgrad import datasets, links
 from vgrad.config import FIELDS, ConfigError, RunConfig
+from vgrad.limits import LimitError, Limits, check, count_params, human
 from vgrad.presets import PRESETS
 from vgrad.text import escape_markdown
-from vgrad.ui import url_state
+from vgrad.ui import data_view, live, url_state
 
 PREFIX = "cfg."
 PRESET_WIDGET = "cfg.__preset__"
 STORE = "vgrad.config"          # last valid (config, preset): survives leaving the page
 CUSTOM = "(custom)"
-GROUPS = ("Data", "Architecture", "Remedies", "Training")
+GROUPS = ("Data", "Architecture", "Recurrent", "Remedies", "Training")
 RNN_FIELDS = ("cell", "rnn_layers", "seq_len", "seq_noise", "recurrent_scale")
+CSV_FIELDS = ("data_id", "target", "missing")  # set by the upload flow (dataset=csv), not typed
 
 # Step of the +/- buttons of float fields (the value can be typed to any precision).
 FLOAT_STEPS = {
@@ -40,6 +44,7 @@ class FormResult:
     config: RunConfig | None   # None when the widgets describe an invalid combination
     preset: str | None
     error: ConfigError | None = None
+    limit: str = ""            # the server's refusal when the run is bigger than it allows
 
 
 def key_of(name: str) -> str:
@@ -71,27 +76,73 @@ def _current_values() -> dict:
     return {name: st.session_state[key_of(name)] for name in FIELDS}
 
 
-def _widget(name: str) -> None:
+def applies(name: str, values: dict) -> bool:
+    """Whether a field matters for the network and data these values describe (else it is not drawn)."""
+    mlp = values["family"] == "mlp"
+    spec = datasets.DATASETS.get(values["dataset"])
+    takes = spec.params if spec is not None else ()
+    rule = {
+        "hidden_layers": mlp, "batch_norm": mlp, "residual_every": mlp, "spectrum": mlp,
+        "cell": not mlp, "rnn_layers": not mlp, "seq_len": not mlp, "seq_noise": not mlp, "recurrent_scale": not mlp,
+        "leaky_alpha": values["activation"] == "leaky_relu",
+        "init_std": values["initializer"] == "random_normal",
+        "init_limit": values["initializer"] == "random_uniform",
+        "noise": "noise" in takes, "class_sep": "class_sep" in takes, "flip_y": "flip_y" in takes,
+        "n_informative": "n_informative" in takes, "n_clusters_per_class": "n_clusters_per_class" in takes,
+    }
+    return rule.get(name, True)
+
+
+def display_group(name: str) -> str:
+    return "Recurrent" if name in RNN_FIELDS else FIELDS[name].group
+
+
+def _on_dataset() -> None:
+    """A data set was picked: set the fields it fixes (n_features, n_classes, all of a table's rows)."""
+    for name, value in data_view.fixed_fields(st.session_state[key_of("dataset")]).items():
+        st.session_state[key_of(name)] = value
+
+
+def _widget(name: str, disabled: bool = False) -> None:
     rule = FIELDS[name]
     key = key_of(name)
     label = name.replace("_", " ")
-    if rule.choices:
+    if name == "dataset":
+        st.selectbox(label, rule.choices, key=key, help=rule.help, format_func=data_view.dataset_label,
+                     on_change=_on_dataset)
+    elif rule.choices:
         st.selectbox(label, rule.choices, key=key, help=rule.help)
+    elif rule.kind is str:
+        st.text_input(label, key=key, help=f"{rule.help} ({rule.describe()})", disabled=disabled)
     elif rule.kind is bool:
         st.checkbox(label, key=key, help=rule.help)
-    elif rule.kind is int:
-        st.number_input(label, min_value=int(rule.low), max_value=int(rule.high), step=1, key=key,
-                        help=f"{rule.help} ({rule.describe()})")
+    elif rule.kind is int:  # no min/max: an out-of-range value reaches RunConfig, which explains it
+        st.number_input(label, step=1, key=key, help=f"{rule.help} ({rule.describe()})", disabled=disabled)
     else:
-        st.number_input(label, min_value=float(rule.low), max_value=float(rule.high),
-                        step=FLOAT_STEPS.get(name, 0.01), format="%g", key=key,
+        st.number_input(label, step=FLOAT_STEPS.get(name, 0.01), format="%g", key=key,
                         help=f"{rule.help} ({rule.describe()})")
 
 
-def config_sidebar(start: links.RunLink) -> FormResult:
+def _csv_section(client) -> None:
+    """dataset=csv: the upload flow; a used table sets the fields that train on it (next rerun)."""
+    used = data_view.csv_upload(client, "cfg.csv", live.client_id())
+    if used is not None and st.session_state.get("cfg.csv.applied") != used:
+        st.session_state["cfg.csv.applied"] = used
+        for name, value in used.fields().items():
+            st.session_state[key_of(name)] = value
+        st.rerun()
+    data_id = st.session_state.get(key_of("data_id"))
+    if data_id:
+        st.caption(f"Training on the uploaded table {data_id[:12]}… "
+                   f"(target {escape_markdown(st.session_state.get(key_of('target')) or 'the last column', 60)})")
+
+
+def config_sidebar(start: links.RunLink, client=None) -> FormResult:
     """Draw the grouped experiment form in the sidebar and return the config it describes."""
     if not widgets_initialised():
         load_into_widgets(start.config, start.preset)
+    for name in FIELDS:  # keep the values of fields not drawn this time (Streamlit drops undrawn widgets')
+        st.session_state[key_of(name)] = st.session_state[key_of(name)]
     values = _current_values()
     error: ConfigError | None = None
     config: RunConfig | None = None
@@ -111,22 +162,63 @@ def config_sidebar(start: links.RunLink) -> FormResult:
         sb.caption(PRESETS[preset].description + (f" — changed: {', '.join(changed)}" if changed else ""))
     if error is not None and error.field not in FIELDS:
         sb.error(escape_markdown(str(error)))
-    bad_group = FIELDS[error.field].group if error is not None and error.field in FIELDS else None
+    bad_group = display_group(error.field) if error is not None and error.field in FIELDS else None
     if bad_group:
         sb.error(f"This combination cannot train: see **{error.field}** under **{bad_group}**.")
+    fixed = data_view.fixed_fields(values["dataset"])
+    csv = values["dataset"] == data_view.CSV
     for group in GROUPS:
-        with sb.expander(group, expanded=group in ("Architecture", "Training", bad_group)):
-            for name, rule in FIELDS.items():
-                if rule.group != group:
+        shown = [n for n in FIELDS if display_group(n) == group and (applies(n, values) or
+                                                                     (error is not None and error.field == n))]
+        if not shown:
+            continue
+        open_ = group in ("Architecture", "Training", "Recurrent", bad_group) or (csv and group == "Data")
+        with sb.expander(group, expanded=open_):
+            for name in shown:
+                if name in CSV_FIELDS:
+                    if name == CSV_FIELDS[0] and csv:
+                        _csv_section(client)
                     continue
-                if name == RNN_FIELDS[0]:
-                    st.markdown("**Recurrent** (family = rnn)")
-                _widget(name)
+                _widget(name, disabled=name in fixed and name != "n_samples" or (csv and name in ("n_features",
+                                                                                                   "n_classes")))
                 if error is not None and error.field == name:
                     st.error(f"**{name}**: {escape_markdown(str(error).split(': ', 1)[-1])}")
+    limit = cost_line(sb, config, client)
     if config is not None:
         st.session_state[STORE] = (config, preset)
-    return FormResult(config, preset, error)
+    return FormResult(config, preset, error, limit)
+
+
+def cost_line(where, config: RunConfig | None, client) -> str:
+    """The run's size against the server's limits, before Train; the refusal's sentence when over one."""
+    if config is None:
+        return ""
+    limits = server_limits(client)
+    params, steps = count_params(config), config.total_steps
+    try:
+        check(config, limits)
+    except LimitError as exc:
+        where.error(f"Too big for this server: {escape_markdown(str(exc))}")
+        return str(exc)
+    where.caption(f"{params:,} parameters (at most {human(limits.max_params)}), {steps:,} steps (at most "
+                  f"{human(limits.max_steps)}), {config.n_samples:,} examples (at most {human(limits.max_samples)}).")
+    return ""
+
+
+def server_limits(client) -> Limits:
+    """The limits the training service reports (its /health), else the defaults."""
+    if client is None:
+        return Limits()
+    cached = st.session_state.get("vgrad.limits")
+    if cached is not None:
+        return cached
+    try:
+        reported = client.health().get("limits") or {}
+        limits = Limits(**{k: int(v) for k, v in reported.items() if k in Limits.__dataclass_fields__})
+    except Exception:  # noqa: BLE001 - the defaults are the best guess; the submit says the truth
+        return Limits()
+    st.session_state["vgrad.limits"] = limits
+    return limits
 
 
 # --- the whole sidebar: link in, form, link out -----------------------------------------------
@@ -149,9 +241,9 @@ def start_config() -> links.RunLink:
     return links.RunLink(RunConfig())
 
 
-def experiment_sidebar() -> FormResult:
+def experiment_sidebar(client=None) -> FormResult:
     """Restore the experiment from the link, draw the form, write the link back, offer a copy."""
-    form = config_sidebar(start_config())
+    form = config_sidebar(start_config(), client)
     problems, parsed = st.session_state.get(_URL_PROBLEMS, ((), None))
     if problems and form.config == parsed:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")

@@ -78,7 +78,7 @@ def controls(client: BackendClient | None, form: FormResult) -> None:
     running = job is not None and job.active and client is not None
     cols = st.columns([1.3, 1.2, 1, 1, 4])
     cols[0].button("Train", icon=":material/play_arrow:", type="primary", key="ctl_train", on_click=_start, args=(client, form),
-                   disabled=client is None or form.config is None, width="stretch",
+                   disabled=client is None or form.config is None or bool(form.limit), width="stretch",
                    help="start a new run with the settings in the sidebar")
     paused = bool(job and job.paused)
     cols[1].button("Resume" if paused else "Pause",
@@ -88,7 +88,7 @@ def controls(client: BackendClient | None, form: FormResult) -> None:
                    width="stretch", help="run exactly one step, then stay paused")
     cols[3].button("Stop", icon=":material/stop:", key="ctl_stop", on_click=_control, args=(client, Action.STOP), disabled=not running,
                    width="stretch")
-    if form.config is None:
+    if form.config is None or form.limit:
         cols[4].caption("Fix the setting marked in the sidebar to train.")
     elif job is None:
         cols[4].caption("Press Train: the charts below fill in live.")
