@@ -1,8 +1,14 @@
-"""Shared fixtures. `backend_url`: a real training service process on a free port (session-wide)."""
+"""Shared fixtures. `backend_url`: a real training service process on a free port (session-wide).
+
+Every service these tests start (and every BackendClient they make, and the pages' clients) uses
+one token: VGRAD_SERVICE_TOKEN is set here for the whole test session, as the launcher does for its
+children.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -13,17 +19,20 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+TOKEN = os.environ.setdefault("VGRAD_SERVICE_TOKEN", "test-" + secrets.token_urlsafe(24))
 
 
 class ServiceProcess:
-    """`python -m vgrad.service --port P` with extra environment variables; `.url`, `.pid`, `.stop()`."""
+    """`python -m vgrad.service --port P` with extra environment variables; `.url`, `.pid`, `.token`,
+    `.client()`, `.stop()`. The port may be given (a restart on the same address)."""
 
-    def __init__(self, env: dict[str, str] | None = None):
+    def __init__(self, env: dict[str, str] | None = None, port: int | None = None):
         from vgrad.service.launcher import free_port
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         child_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **(env or {})}
+        self.token = child_env["VGRAD_SERVICE_TOKEN"]
         self.log = tempfile.TemporaryFile(mode="w+")  # TensorFlow's start-up chatter goes here
         self.proc = subprocess.Popen([sys.executable, "-m", "vgrad.service", "--port", str(self.port)],
                                      cwd=str(ROOT), env=child_env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -44,6 +53,11 @@ class ServiceProcess:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"the service at {self.url} was not ready within {timeout:g} s")
+
+    def client(self, **kwargs):
+        from vgrad.service.client import BackendClient
+
+        return BackendClient(self.url, token=self.token, **kwargs)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -300,3 +300,90 @@ def test_numbers_in_messages_are_short():
     with pytest.raises(ConfigError) as info:
         RunConfig.from_dict({"units": "9" * 5000})
     assert len(str(info.value)) < 300
+
+
+# --- every page's link parser (the probe's D4) -------------------------------------
+# Values a stranger's link may hold: non-finite and overflowing numbers, huge integers, digits of
+# other scripts, and values far over MAX_VALUE_CHARS.
+HOSTILE_VALUES = ["inf", "-inf", "nan", "NaN", "1e400", "-1e400", "1e-400", "9" * 401, "-" + "9" * 401,
+                  "١٢", "٣", "²", "Ⅻ", "８", "1_0", "0x10", "x" * 100_000, "1" * 100_000, "", " ", "\x00"]
+hostile_values = st.sampled_from(HOSTILE_VALUES) | near_values
+numeric_fields = st.sampled_from(sorted(n for n, f in FIELDS.items() if not f.choices))
+group_keys = numeric_fields | numeric_fields.map(lambda f: f"r1.{f}") | numeric_fields.map(lambda f: f"r2.{f}")
+
+
+def _sentences(problems) -> None:
+    """Every ignored thing is a short sentence: no 100 KB value is echoed back."""
+    assert all(isinstance(p, str) and 0 < len(p) < 600 for p in problems), [p[:100] for p in problems]
+
+
+@FAST
+@given(st.dictionaries(numeric_fields | st.just("preset"), hostile_values, min_size=1, max_size=4),
+       st.sampled_from([None, "notebook-deep-sigmoid", "rnn-lstm"]))
+@example({"hidden_layers": "1e400"}, None)
+@example({"units": "9" * 401, "epochs": "nan"}, None)
+@example({"learning_rate": "x" * 100_000}, "notebook-deep-sigmoid")
+@example({"units": "١٢"}, None)
+def test_parse_run_hostile_values(mapping, preset_name):
+    params = dict(mapping)
+    if preset_name:
+        params["preset"] = preset_name
+    link = links.parse_run(params)
+    _sentences(link.problems)
+    base = PRESETS[link.preset].config if link.preset else RunConfig()
+    for key, value in params.items():
+        if key == "preset":
+            continue
+        if any(key in p for p in link.problems):  # ignored: the default stays, and the warning names it
+            assert getattr(link.config, key) == getattr(base, key), (key, value[:20])
+        elif len(value) > links.MAX_VALUE_CHARS:
+            pytest.fail(f"{key}: a {len(value)}-character value was neither used nor reported")
+    _config_or_error(lambda: link.config)
+
+
+@FAST
+@given(st.dictionaries(group_keys | st.sampled_from(["comparison", "runs"]), hostile_values, min_size=1, max_size=5),
+       st.sampled_from(["notebook", "rnn", "clipping"]))
+@example({"epochs": "1e400", "r1.units": "nan"}, "notebook")
+@example({"runs": "x" * 100_000, "r2.seq_len": "9" * 401}, "rnn")
+@example({"comparison": "inf", "learning_rate": "-inf"}, "clipping")
+def test_parse_group_hostile_values(mapping, default):
+    group, problems = links.parse_group(mapping, default=default)
+    _sentences(problems)
+    configs = group.configs()  # every member builds
+    assert 1 <= len(configs) <= links.MAX_RUNS
+    for config in configs:
+        _config_or_error(lambda c=config: c)
+    again, more = links.parse_group(links.group_query(group), default=default)
+    assert again.configs() == configs and not more
+
+
+@FAST
+@given(st.dictionaries(numeric_fields | st.sampled_from(["scenario", "cells", "lr", "gain", "samples",
+                                                         "comparison", "runs"]),
+                       hostile_values, min_size=1, max_size=5))
+@example({"seq_len": "1e400", "units": "nan"})
+@example({"scenario": "exploding", "gain": "inf", "lr": "9" * 401})
+@example({"cells": "x" * 100_000, "samples": "١٢"})
+def test_recurrent_parse_query_hostile_values(mapping):
+    from vgrad.ui.recurrent_view import LIMITS, Choice, parse_query
+
+    choice, problems = parse_query(mapping)
+    _sentences(problems)
+    assert isinstance(choice, Choice)
+    for name, attr in (("seq_len", "seq_len"), ("units", "units"), ("epochs", "epochs"),
+                       ("recurrent_scale", "gain"), ("n_samples", "samples")):
+        low, high = LIMITS[name]
+        assert low <= getattr(choice, attr) <= high, (name, getattr(choice, attr))
+    assert choice.lr is None or LIMITS["learning_rate"][0] <= choice.lr <= LIMITS["learning_rate"][1]
+    for _, config in choice.runs():  # what Train would submit builds
+        assert isinstance(config, RunConfig)
+
+
+# --- run file version (the probe's D8) ----------------------------------------------
+@pytest.mark.parametrize("version", [True, False, -5, 0, 1.5, "1", None, 10**400])
+def test_run_file_version_must_be_a_known_whole_number(version):
+    doc = valid_run_doc()
+    doc["version"] = version
+    with pytest.raises(RunFileError, match="version"):
+        Run.from_json(json.dumps(doc))

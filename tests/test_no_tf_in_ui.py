@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ SCRIPT = textwrap.dedent("""
     at = AppTest.from_file(sys.argv[1] + "/app.py", default_timeout=60).run()
     errors = [str(e.value) for e in at.exception]
     for page in ("pages/explorer.py", "pages/compare.py", "pages/recurrent.py", "pages/lessons.py",
-                 "pages/runs.py", "pages/home.py"):
+                 "pages/runs.py", "pages/home.py", "pages/theory.py", "pages/classroom.py"):
         at.switch_page(page).run()
         errors += [f"{page}: {e.value}" for e in at.exception]
     at.switch_page("pages/explorer.py").run()
@@ -34,7 +35,8 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_streamlit_process_never_imports_tensorflow(backend_url):
-    env = {"VGRAD_BACKEND_URL": backend_url, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    env = {"VGRAD_BACKEND_URL": backend_url, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+           "VGRAD_SERVICE_TOKEN": os.environ["VGRAD_SERVICE_TOKEN"]}  # set by tests/conftest.py
     out = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT)], capture_output=True, text=True,
                          timeout=180, cwd=ROOT, env=env)
     assert out.returncode == 0, out.stderr[-3000:]

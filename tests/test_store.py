@@ -259,3 +259,72 @@ def test_store_never_imports_tensorflow():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')];"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
+
+
+# --- a read-only data directory (the probe's D7) --------------------------------------
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A data directory holding two saved runs (and a comparison), then made unwritable: a read-only
+    bind mount when running as root (root ignores permissions), else chmod."""
+    src = tmp_path / "src"
+    store = RunStore(src)
+    a, b = store.save(make_run(seed=1), "first"), store.save(make_run(seed=2), "second")
+    store.save_comparison("both", [a, b])
+    del store
+    if os.geteuid() != 0:
+        (src / "runs.sqlite3").chmod(0o444)
+        src.chmod(0o555)
+        yield src
+        src.chmod(0o755)
+        return
+    dst = tmp_path / "ro"
+    dst.mkdir()
+    if subprocess.run(["mount", "--bind", "-o", "ro", str(src), str(dst)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a read-only directory here (root without mount)")
+    try:
+        yield dst
+    finally:
+        subprocess.run(["umount", str(dst)], check=True)
+
+
+def test_a_read_only_directory_opens_for_viewing(read_only_dir):
+    with pytest.raises(OSError):
+        (read_only_dir / "probe").write_text("x")  # it really is read-only
+    store = RunStore(read_only_dir)
+    assert store.read_only
+    assert [r.name for r in store.list()] == ["second", "first"]
+    run_id = store.list()[0].id
+    assert store.load(run_id).to_json() == make_run(seed=2).to_json()
+    assert json.loads(store.export_json(run_id))["status"] == "finished"
+    assert store.export_csv(run_id) and store.summary_csv()
+    comp, members = store.load_comparison(store.list_comparisons()[0].id)
+    assert comp.name == "both" and len(members) == 2
+    for write in (lambda: store.save(make_run(), "new"), lambda: store.rename(run_id, "x"),
+                  lambda: store.delete(run_id), lambda: store.save_comparison("c", [1, 2]),
+                  lambda: store.import_json(make_run().to_json())):
+        with pytest.raises(StoreError, match="read-only") as err:
+            write()
+        assert "VGRAD_DATA_DIR" in str(err.value)
+    assert sorted(p.name for p in read_only_dir.iterdir()) == ["runs.sqlite3"]
+
+
+def test_a_read_only_directory_without_a_database_says_so(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    if os.geteuid() == 0:
+        dst = tmp_path / "ro-empty"
+        dst.mkdir()
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(empty), str(dst)], capture_output=True).returncode:
+            pytest.skip("cannot make a read-only directory here")
+        try:
+            with pytest.raises(StoreError, match="read-only and holds no saved runs"):
+                RunStore(dst)
+        finally:
+            subprocess.run(["umount", str(dst)], check=True)
+    else:
+        empty.chmod(0o555)
+        try:
+            with pytest.raises(StoreError, match="read-only and holds no saved runs"):
+                RunStore(empty)
+        finally:
+            empty.chmod(0o755)

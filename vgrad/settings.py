@@ -54,6 +54,19 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "Serving"),
     Setting("VGRAD_WARM", "1", "import TensorFlow and train a 1-step run when the service starts (0 = skip)",
             "Serving"),
+    Setting("VGRAD_PAUSE_SECONDS", "300", "a job paused this long is cancelled while other jobs wait for a "
+            "trainer", "Serving"),
+    Setting("VGRAD_PAGE_BYTES", "1048576", "bytes of records in one page of GET /jobs/{id}/records (1 MB)",
+            "Serving"),
+    Setting("VGRAD_MAX_PAGE_BYTES", "4194304", "the largest page a client may ask for with max_bytes= (4 MB)",
+            "Serving"),
+    # Security (the training service)
+    Setting("VGRAD_SERVICE_TOKEN", "random at start", "the token every request to the training service but "
+            "/health carries (Authorization: Bearer ...); the launcher makes one and hands it to its child, "
+            "`python -m vgrad.service` alone prints the one it made. Set it to run the service yourself",
+            "Security"),
+    Setting("VGRAD_SERVICE_HOSTS", "", "Host names the service answers to besides localhost, 127.0.0.1 and ::1 "
+            "(comma-separated; e.g. its name on a container network)", "Security"),
     # Saved runs
     Setting("VGRAD_DATA_DIR", "./data", "directory of the saved-runs database (runs.sqlite3); a volume in Docker",
             "Saved runs"),
@@ -76,13 +89,29 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("VGRAD_MAX_WORK", "50000000000", "parameters x examples processed (x seq_len for rnn)", "Limits"),
     Setting("VGRAD_MAX_JOBS_PER_CLIENT", "8", "running + queued jobs of one browser session", "Limits"),
     Setting("VGRAD_MAX_RUNNING", "2", "jobs of one browser session training at the same time", "Limits"),
+    Setting("VGRAD_MAX_JOBS_PER_ADDRESS", "16", "running + queued jobs of all browser sessions from one address "
+            "(raise it for a class behind one NAT address)", "Limits"),
     Setting("VGRAD_MAX_QUEUED", "64", "jobs waiting in the queue, all sessions together", "Limits"),
+    # Sweeps (python -m vgrad sweep; vgrad.sweep refuses larger ones with a sentence naming the limit)
+    Setting("VGRAD_MAX_SWEEP_CELLS", "10000", "cells of one sweep (the product of its axes' lengths)", "Sweeps"),
+    Setting("VGRAD_MAX_SWEEP_SEEDS", "50", "seeds (repeats) per cell of a sweep", "Sweeps"),
+    Setting("VGRAD_MAX_SWEEP_TRAININGS", "50000", "trainings of one sweep: cells x seeds", "Sweeps"),
+    Setting("VGRAD_MAX_SWEEP_STEPS", "5000", "optimizer steps of one cell's training in a sweep", "Sweeps"),
+    Setting("VGRAD_MAX_AXIS_VALUES", "1000", "values on one axis of a sweep", "Sweeps"),
+    Setting("VGRAD_RAY_ADDRESS", "", "Ray cluster a sweep runs on (HOST:PORT or auto; `--address` wins); "
+            "unset: a local process pool", "Sweeps"),
+    # Classes (a teacher's class and its students' runs; see vgrad.classroom)
+    Setting("VGRAD_MAX_CLASSES", "100", "classes one server keeps", "Classes"),
+    Setting("VGRAD_MAX_CLASS_RUNS", "500", "students' runs one class keeps (the oldest are not deleted: new ones are "
+            "refused with a sentence)", "Classes"),
     # Streamlit (read by Streamlit itself; the Docker image sets them)
     Setting("STREAMLIT_SERVER_HEADLESS", "false", "no browser tab on start, no e-mail prompt (true in Docker)",
             "Streamlit"),
     Setting("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "true", "Streamlit's usage statistics (false in Docker)",
             "Streamlit"),
-    Setting("STREAMLIT_SERVER_MAX_UPLOAD_SIZE", "200", "largest upload in MB (run JSON import)", "Streamlit"),
+    Setting("STREAMLIT_SERVER_MAX_UPLOAD_SIZE", "200", "Streamlit's own upload limit in MB; `python -m vgrad serve` "
+            "passes the larger of VGRAD_MAX_UPLOAD_MB and VGRAD_MAX_RUN_MB instead (--server.maxUploadSize); set it "
+            "to that under a plain `streamlit run app.py`", "Streamlit"),
 ]}
 
 
@@ -153,6 +182,13 @@ def max_datasets_per_client() -> int:
 def max_dataset_bytes() -> int:
     """Bytes of all stored uploads together: VGRAD_MAX_DATASET_BYTES (default 500 MB)."""
     return get_int("VGRAD_MAX_DATASET_BYTES", low=1)
+
+
+def sweep_limits() -> dict[str, int]:
+    """The VGRAD_MAX_SWEEP_* caps (and VGRAD_MAX_AXIS_VALUES), by variable name."""
+    names = ("VGRAD_MAX_SWEEP_CELLS", "VGRAD_MAX_SWEEP_SEEDS", "VGRAD_MAX_SWEEP_TRAININGS", "VGRAD_MAX_SWEEP_STEPS",
+             "VGRAD_MAX_AXIS_VALUES")
+    return {name: get_int(name, low=1) for name in names}
 
 
 def describe() -> str:

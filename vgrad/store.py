@@ -12,6 +12,12 @@ A save is one transaction in a WAL-mode database: a crash or a kill mid-save lea
 runs saved before it intact and no half-written run. The file carries a schema version;
 a store written by a newer vgrad is refused with StoreError rather than misread.
 Names and notes are stored exactly as given: escape them when showing them (vgrad.text).
+
+A data directory that cannot be written (a read-only mount, a file without write permission)
+opens read-only (`store.read_only`): SQLite's immutable mode, which needs no lock or WAL file beside
+the database, so runs can be listed, opened and exported; saving, renaming and deleting raise
+StoreError saying why. (Immutable mode reads the database file alone: a run saved by a process
+that was killed before it checkpointed its WAL file does not show until the directory is writable.)
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import csv
 import io
 import json
 import math
+import os
 import sqlite3
 import time
 import zlib
@@ -121,6 +128,7 @@ class RunStore:
     def __init__(self, data_dir: str | Path | None = None):
         self.data_dir = Path(data_dir) if data_dir is not None else settings.data_dir()
         self.path = self.data_dir / DB_NAME
+        self.read_only = False  # True when the directory or the file cannot be written
         self._before_commit = None  # test seam: called inside a save's transaction
         self._init()
 
@@ -130,6 +138,33 @@ class RunStore:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the data directory {self.data_dir}: {exc.strerror}") from None
+        if not _writable(self.data_dir, self.path):
+            self._open_read_only()
+            return
+        try:
+            self._init_schema()
+        except StoreError as exc:
+            refused = any(word in str(exc) for word in ("readonly", "read-only", "unable to open"))
+            if not (refused and self.path.exists()):
+                raise
+            self._open_read_only()  # the file system said no although access() said yes
+
+    def _open_read_only(self) -> None:
+        if not self.path.exists():
+            raise StoreError(f"the data directory {self.data_dir} is read-only and holds no saved runs "
+                             f"({DB_NAME}); set VGRAD_DATA_DIR to a writable directory to save runs")
+        self.read_only = True
+        with self._connect() as db:
+            try:
+                version = db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path} is not a vgrad saved-runs database ({exc})") from None
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer vgrad (store schema {str(version)[:20]}; this "
+                             f"version reads up to {SCHEMA_VERSION}). Upgrade vgrad, or set VGRAD_DATA_DIR to "
+                             "another directory.")
+
+    def _init_schema(self) -> None:
         with self._connect() as db:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -155,7 +190,11 @@ class RunStore:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            if self.read_only:  # no lock, journal or WAL file is made (or read) beside the database
+                uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
+                db = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
+            else:
+                db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from None
         try:
@@ -172,6 +211,10 @@ class RunStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise StoreError(f"saved runs are read-only here: {self.data_dir} cannot be written, so runs can be "
+                             "opened and exported but not saved, renamed or deleted. Set VGRAD_DATA_DIR to a "
+                             "writable directory to save.")
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -390,6 +433,11 @@ def parse_run_json(text: str | bytes) -> Run:
 
 
 # --- helpers -------------------------------------------------------------------------
+def _writable(data_dir: Path, path: Path) -> bool:
+    """Whether SQLite can write here: the directory (for its WAL and lock files) and the file if it exists."""
+    return os.access(data_dir, os.W_OK | os.X_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
 def _create(db: sqlite3.Connection) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():

@@ -7,6 +7,7 @@ import json
 import pytest
 import requests
 
+from tests.conftest import TOKEN
 from tests.service.helpers import LONG, TINY, read_all, wait_for, wait_step_stable
 from vgrad.config import RunConfig
 from vgrad.records import parse
@@ -47,7 +48,8 @@ def test_submit_and_read_records_to_completion(client):
 
 def test_events_stream_every_record_then_ends(client, backend_url):
     job = client.submit(TINY, client_id="api-sse")
-    with requests.get(f"{backend_url}/jobs/{job['id']}/events", stream=True, timeout=60) as resp:
+    with requests.get(f"{backend_url}/jobs/{job['id']}/events", stream=True, timeout=60,
+                      headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
         lines = list(resp.iter_lines(decode_unicode=True))  # the server ends the stream
     data = [parse(json.loads(line[5:])) for line in lines if line.startswith("data:")]
@@ -90,7 +92,7 @@ def test_pause_step_resume_stop(client):
     ({"activation": "cosine"}, "activation"),
     ({"learning_rate": -1}, "learning_rate"),
     ({"hidden_layerz": 3}, "hidden_layerz"),
-    ({"dataset": "moons", "n_features": 5}, "n_features"),
+    ({"units": 0}, "units"),
 ])
 def test_bad_config_is_400_naming_the_field(client, config, field):
     with pytest.raises(BackendError) as err:
@@ -100,13 +102,17 @@ def test_bad_config_is_400_naming_the_field(client, config, field):
 
 
 def test_malformed_body_is_400(backend_url):
-    resp = requests.post(f"{backend_url}/jobs", json={"config": [1, 2], "client": "x"}, timeout=10)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    resp = requests.post(f"{backend_url}/jobs", json={"config": [1, 2], "client": "x"}, timeout=10, headers=auth)
     assert resp.status_code == 400 and "config" in resp.json()["detail"]
     resp = requests.post(f"{backend_url}/jobs", data=b"{not json", timeout=10,
-                         headers={"content-type": "application/json"})
+                         headers={"content-type": "application/json", **auth})
     assert resp.status_code == 400
-    resp = requests.post(f"{backend_url}/jobs", json={"config": {}, "client": "x" * 500}, timeout=10)
+    resp = requests.post(f"{backend_url}/jobs", json={"config": {}, "client": "x" * 500}, timeout=10, headers=auth)
     assert resp.status_code == 400 and "client" in resp.json()["detail"]
+    resp = requests.post(f"{backend_url}/jobs", json={"config": {}}, timeout=10,
+                         headers={"X-Vgrad-Client": "x" * 500, **auth})
+    assert resp.status_code == 400 and "x-vgrad-client" in resp.json()["detail"].lower()
 
 
 @pytest.mark.parametrize("config, limit", [
@@ -126,7 +132,7 @@ def test_unknown_job_and_action(client, backend_url):
     with pytest.raises(BackendError) as err:
         client.records("nope")
     assert err.value.status == 404 and "nope" in str(err.value)
-    resp = requests.post(f"{backend_url}/jobs/nope/explode", timeout=10)
+    resp = requests.post(f"{backend_url}/jobs/nope/explode", timeout=10, headers={"Authorization": f"Bearer {TOKEN}"})
     assert resp.status_code == 400 and "pause" in resp.json()["detail"] and "stop" in resp.json()["detail"]
     with pytest.raises(BackendError, match="unknown action"):
         client.control("nope", "explode")

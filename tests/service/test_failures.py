@@ -12,6 +12,7 @@ import time
 import pytest
 import uvicorn
 
+from tests.conftest import TOKEN
 from tests.service.helpers import read_all, wait_for
 from vgrad.records import LAYER_STATS, StartRecord, Status, StatusRecord, StepRecord
 from vgrad.service.app import create_app
@@ -44,7 +45,7 @@ def fake_train(config, on_record=None, should_stop=None, pace=None):
 @pytest.fixture(scope="module")
 def fake_service():
     port = free_port()
-    app = create_app(Settings(workers=1, warm=False), train=fake_train)
+    app = create_app(Settings(workers=1, warm=False, token=TOKEN), train=fake_train)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

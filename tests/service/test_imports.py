@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_client_and_launcher_do_not_import_tensorflow():
-    code = ("import sys, vgrad.service.client, vgrad.service.launcher, vgrad.service.settings, vgrad.limits\n"
+    code = ("import sys, vgrad.service.client, vgrad.service.launcher, vgrad.service.settings, vgrad.limits, "
+            "vgrad.service.security\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
             "print(heavy)\n"
             "assert not heavy, heavy\n")

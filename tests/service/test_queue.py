@@ -38,29 +38,32 @@ def test_queue_positions_and_caps(strict):
         c.submit(TINY, "qa")
     assert err.value.status == 429 and "VGRAD_MAX_JOBS_PER_CLIENT" in str(err.value)
     assert "3 jobs running or queued" in str(err.value)
+    # round-robin: a session not served yet goes before qa's second job
     b1 = c.submit(TINY, "qb")
-    assert b1["queue_position"] == 3
+    assert b1["queue_position"] == 1
+    assert [summaries()[j]["queue_position"] for j in (a2["id"], a3["id"])] == [2, 3]
     with pytest.raises(BackendError) as err:
         c.submit(TINY, "qc")
     assert err.value.status == 429 and "queue is full" in str(err.value) and "VGRAD_MAX_QUEUED" in str(err.value)
     assert c.health()["queued"] == 3
 
     c.control(a1, "stop")
+    assert read_all(c, b1["id"])[-1].status == "finished"  # qb's job went first
     wait_for(lambda: summaries()[a2["id"]]["status"] == "running", 30, what="a2 to start")
     now = summaries()
     assert now[a1]["status"] == "cancelled"
+    assert now[b1["id"]]["started"] < now[a2["id"]]["started"]
     assert now[a2["id"]]["queue_position"] is None and now[a2["id"]]["paused"] is True
-    assert now[a3["id"]]["queue_position"] == 1 and now[b1["id"]]["queue_position"] == 2
+    assert now[a3["id"]]["queue_position"] == 1
     assert c.records(a3["id"]).queue_position == 1
 
     # a queued job stopped leaves the queue at once, with a status record
     c.control(a3["id"], "stop")
     assert c.records(a3["id"]).records == [
         StatusRecord(status=Status.CANCELLED, step=-1, message="stopped by request before it started")]
-    assert c.job(b1["id"])["queue_position"] == 1
     c.control(a2["id"], "stop")
-    assert read_all(c, b1["id"])[-1].status == "finished"
-    assert c.health()["jobs"] == 0
+    assert read_all(c, a2["id"])[-1].status == "cancelled"
+    wait_for(lambda: c.health()["jobs"] == 0, 10, what="an empty queue")
 
 
 def test_abandoned_jobs_are_cancelled_and_their_records_freed(strict):

@@ -4,6 +4,7 @@
 - `vgrad.service.jobs`: the JobManager (worker pool, queue, pause/step/stop, cleanup).
 - `vgrad.service.client`: BackendClient for other processes (no TensorFlow import).
 - `vgrad.service.launcher`: start/reuse the service from Streamlit; `serve_all` for app + service.
+- `vgrad.service.security`: the token, Host and Origin checks (every request but /health).
 - `vgrad.service.settings`: settings from environment variables.
 
 Importing this package imports nothing heavy.

@@ -1,6 +1,8 @@
 """Run the training service alone: `python -m vgrad.service [--host H] [--port P]`.
 
 Settings come from environment variables (see vgrad.service.settings and vgrad.limits).
+Every request but /health needs `Authorization: Bearer <token>`: the token is VGRAD_SERVICE_TOKEN,
+or, when that is not set, a random one printed at start (give it to the app as VGRAD_SERVICE_TOKEN).
 `--exit-with-parent` ends the service when the process that started it is gone.
 """
 
@@ -28,6 +30,14 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         parser.error(str(exc))
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    if not settings.token:
+        from vgrad.service.security import new_token
+
+        settings = replace(settings, token=new_token())
+        print(f"vgrad training service on http://{settings.host}:{settings.port}\n"
+              f"token: {settings.token}\n"
+              "Send it as 'Authorization: Bearer <token>'; for the app: VGRAD_BACKEND_URL=... "
+              "VGRAD_SERVICE_TOKEN=<token>. Set VGRAD_SERVICE_TOKEN here to choose it.", flush=True)
     if args.exit_with_parent:
         _exit_with_parent()
 

@@ -1,28 +1,36 @@
-"""The training service's FastAPI app: a JobManager, the routes of vgrad.service.routes, and
-errors as one sentence. The OpenAPI page is served at /docs.
+"""The training service's FastAPI app: a JobManager, the routes of vgrad.service.routes, the
+token and Host checks of vgrad.service.security, and errors as one sentence. The OpenAPI page is
+served at /docs (it needs the token too).
 
-    app = create_app(Settings.from_env())        # uvicorn.run(app, ...)
+    app = create_app(Settings.from_env())        # uvicorn.run(app, ...); app.state.token
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
+from vgrad.service import uploads
 from vgrad.service.jobs import JobError, JobManager
 from vgrad.service.routes import SafeJSONResponse, router
+from vgrad.service.security import Guard, allowed_hosts, new_token
 from vgrad.service.settings import Settings
 
 
 def create_app(settings: Settings | None = None, train: Callable | None = None) -> FastAPI:
     """The service app; its JobManager starts with the app and stops with it.
 
-    train: replaces vgrad.train.engine.train (tests use it to inject failures).
+    train: replaces vgrad.train.engine.train (tests use it to inject failures). Without a token in
+    the settings, a random one is made (app.state.token): the service never runs open.
     """
-    manager = JobManager(settings or Settings.from_env(), train=train)
+    settings = settings or Settings.from_env()
+    if not settings.token:
+        settings = replace(settings, token=new_token())
+    manager = JobManager(settings, train=train)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -34,14 +42,18 @@ def create_app(settings: Settings | None = None, train: Callable | None = None) 
                   default_response_class=SafeJSONResponse,
                   description="Trains vgrad RunConfigs in a bounded worker pool and streams their records.")
     app.state.manager = manager
+    app.state.token = settings.token
+    app.add_middleware(Guard, token=settings.token, hosts=allowed_hosts(settings))
     app.add_exception_handler(JobError, job_error)
     app.add_exception_handler(RequestValidationError, bad_request)
     app.include_router(router)
+    app.include_router(uploads.router)
     return app
 
 
 async def job_error(request: Request, exc: JobError) -> SafeJSONResponse:
-    return SafeJSONResponse({"detail": str(exc)}, status_code=exc.status)
+    body = {"detail": str(exc)} if exc.reason is None else {"detail": str(exc), "reason": exc.reason}
+    return SafeJSONResponse(body, status_code=exc.status)
 
 
 async def bad_request(request: Request, exc: RequestValidationError) -> SafeJSONResponse:

@@ -1,18 +1,21 @@
 """BackendClient: the training service's HTTP API from Python (requests only, no TensorFlow).
 
-    client = BackendClient("http://127.0.0.1:8502")
-    job = client.submit(RunConfig(epochs=5), client_id="tab-1")
-    page = client.records(job["id"], offset=0)      # Page: typed records, next offset, status, ...
+    client = BackendClient("http://127.0.0.1:8502", token="...")   # token: default VGRAD_SERVICE_TOKEN
+    job = client.submit(RunConfig(epochs=5), client_id="session-1", remote="10.0.0.7")
+    page = client.records(job["id"], offset=0)      # Page: typed records, next offset, more, status, ...
     for record in client.events(job["id"]):          # Server-Sent Events until the status record
         print(type(record).__name__)
 
-Records arrive validated as vgrad.records' types. Every failure raises BackendError with a
-sentence for people; `.status` is the HTTP code, or None when the service could not be reached.
+Every request carries `Authorization: Bearer <token>`. Records arrive validated as vgrad.records'
+types, a bounded page at a time (`page.more`: ask again at once). Every failure raises BackendError
+with a sentence for people; `.status` is the HTTP code, or None when the service could not be
+reached; `.reason` the service's word for a 404 (restarted, forgotten, unknown).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +27,13 @@ from vgrad.records import Action, Record, RecordError, Status, StatusRecord, par
 
 
 class BackendError(Exception):
-    """A request to the training service failed. `status`: HTTP code, None if unreachable."""
+    """A request to the training service failed. `status`: HTTP code, None if unreachable; `reason`:
+    the service's word for a 404 (restarted, forgotten, unknown)."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, reason: str | None = None):
         super().__init__(message)
         self.status = status
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class Page:
     records: list[Record]
     next: int
     status: Status
+    more: bool = False  # records after `next` exist already
     queue_position: int | None = None
     message: str = ""
     step: int = 0
@@ -46,27 +52,41 @@ class Page:
 
 
 class BackendClient:
-    """Calls the service at `base_url`; `timeout` (seconds) applies to every request but events()."""
+    """Calls the service at `base_url` with `token` (default: VGRAD_SERVICE_TOKEN); `timeout` (seconds)
+    applies to every request but events()."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0):
+    def __init__(self, base_url: str, timeout: float = 10.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        token = os.environ.get("VGRAD_SERVICE_TOKEN", "").strip() if token is None else token
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def health(self) -> dict:
         return self._call("GET", "/health")
 
-    def submit(self, config: RunConfig | dict, client_id: str, label: str = "") -> dict:
-        """Queue a run: {"id", "status", "queue_position"}. 400 bad config, 413 over a limit, 429 full."""
+    def submit(self, config: RunConfig | dict, client_id: str, label: str = "", remote: str | None = None) -> dict:
+        """Queue a run of session `client_id` for a browser at `remote` (default: this caller's address):
+        {"id", "status", "queue_position"}. 400 bad config, 413 over a limit, 429 full."""
         data = config.to_dict() if isinstance(config, RunConfig) else config
-        return self._call("POST", "/jobs", json={"config": data, "client": client_id, "label": label})
+        headers = {"X-Vgrad-Client": client_id[:100]}
+        if remote:
+            headers["X-Vgrad-Remote"] = remote[:100]
+        return self._call("POST", "/jobs", json={"config": data, "label": label}, headers=headers)
 
-    def records(self, job_id: str, offset: int = 0) -> Page:
-        """The job's records from `offset`, parsed and validated, with its status."""
-        page = self._call("GET", f"/jobs/{job_id}/records", params={"offset": offset})
+    def records(self, job_id: str, offset: int = 0, limit: int | None = None, max_bytes: int | None = None) -> Page:
+        """One page of the job's records from `offset`, parsed and validated, with its status."""
+        params = {"offset": offset}
+        if limit is not None:
+            params["limit"] = limit
+        if max_bytes is not None:
+            params["max_bytes"] = max_bytes
+        page = self._call("GET", f"/jobs/{job_id}/records", params=params)
         try:
             return Page(records=[parse(r) for r in page["records"]], next=int(page["next"]),
-                        status=Status(page["status"]), queue_position=page.get("queue_position"),
+                        status=Status(page["status"]), more=bool(page.get("more", False)),
+                        queue_position=page.get("queue_position"),
                         message=str(page.get("message") or ""), step=int(page.get("step", 0)),
                         total_steps=int(page.get("total_steps", 0)), paused=bool(page.get("paused", False)))
         except (RecordError, KeyError, TypeError, ValueError) as exc:
@@ -79,6 +99,21 @@ class BackendClient:
         except ValueError:
             raise BackendError(f"unknown action {action!r}; use one of {', '.join(Action)}") from None
         return self._call("POST", f"/jobs/{job_id}/{action}")
+
+    def upload_dataset(self, raw: bytes, name: str, client_id: str = "") -> dict:
+        """Store a CSV file in the service: {"id" (use as data_id), "rows", "columns", "summary", ...}."""
+        return self._call("POST", "/datasets", params={"name": str(name)[:200]}, data=raw,
+                          headers={"X-Vgrad-Client": client_id[:100], "Content-Type": "text/csv"})
+
+    def dataset(self, data_id: str) -> dict:
+        """What the service knows of an uploaded table (BackendError 404 when it is not there)."""
+        return self._call("GET", f"/datasets/{data_id}")
+
+    def datasets(self) -> list[dict]:
+        return self._call("GET", "/datasets")
+
+    def delete_dataset(self, data_id: str) -> dict:
+        return self._call("DELETE", f"/datasets/{data_id}")
 
     def jobs(self, client_id: str | None = None) -> list[dict]:
         return self._call("GET", "/jobs", params={"client": client_id} if client_id else None)
@@ -120,10 +155,12 @@ def _raise_for(resp: requests.Response) -> None:
     if resp.status_code < 400:
         return
     try:
-        detail = resp.json().get("detail")
+        body = resp.json()
+        detail, reason = body.get("detail"), body.get("reason")
     except (ValueError, AttributeError):
-        detail = None
-    raise BackendError(str(detail or f"HTTP {resp.status_code} {resp.reason}"), resp.status_code)
+        detail = reason = None
+    raise BackendError(str(detail or f"HTTP {resp.status_code} {resp.reason}"), resp.status_code,
+                       reason if isinstance(reason, str) else None)
 
 
 def _reason(exc: Exception) -> str:

@@ -16,7 +16,8 @@ RecordItem = Annotated[Record, Field(discriminator="kind")]
 
 class SubmitRequest(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict, description="RunConfig fields; missing ones take defaults")
-    client: str = Field("anonymous", max_length=100, description="who submits (a browser session id)")
+    client: str = Field("anonymous", max_length=100, description="whose job it is, used only without the "
+                        "X-Vgrad-Client header (the app sends its session id there)")
     label: str = Field("", max_length=200, description="free text shown in job lists")
 
 
@@ -36,6 +37,8 @@ class JobSummary(BaseModel):
     total_steps: int
     message: str
     created: float = Field(description="Unix time of the submit")
+    started: float | None = Field(None, description="Unix time a worker took it")
+    finished: float | None = Field(None, description="Unix time it ended")
     paused: bool
     records: int = Field(description="records made so far")
     records_freed: bool = Field(description="true once the records were freed (VGRAD_RETENTION_SECONDS)")
@@ -43,8 +46,10 @@ class JobSummary(BaseModel):
 
 
 class RecordsPage(BaseModel):
-    records: list[RecordItem] = Field(description="the job's records from `offset` on, in order")
+    records: list[RecordItem] = Field(description="the job's records from `offset` on, in order, at most "
+                                      "`limit` of them and at most `max_bytes` (one record always)")
     next: int = Field(description="the offset to ask for next")
+    more: bool = Field(description="true when records after `next` exist already: ask again at once")
     status: Status
     queue_position: int | None
     message: str
@@ -65,6 +70,8 @@ class Health(BaseModel):
     workers: int
     threads: int
     pid: int
+    instance: str = Field(description="this process's id: the first part of its job ids; changes on a restart")
+    authenticated: bool = Field(description="true when this request carried the service token")
     limits: dict[str, int]
 
 
@@ -72,3 +79,5 @@ class Problem(BaseModel):
     detail: str = Field(description="a sentence for people")
     field: str | None = Field(None, description="the RunConfig field at fault (400)")
     limit: str | None = Field(None, description="the environment variable of the limit exceeded (413)")
+    reason: str | None = Field(None, description="404: restarted (the service restarted since the job was "
+                               "submitted), forgotten (ended and forgotten) or unknown")

@@ -9,9 +9,14 @@ VGRAD_RETENTION_SECONDS   600                a finished job's records are freed 
 VGRAD_KEEP_FINISHED       200                finished jobs remembered (oldest forgotten first)
 VGRAD_MAX_STORED          10000000           numbers kept in finished jobs' records, all jobs together
 VGRAD_WARM                1                  import TensorFlow and train a 1-step run at start (0 = skip)
+VGRAD_SERVICE_TOKEN       (random at start)  the bearer token every request but /health must carry
+VGRAD_SERVICE_HOSTS       (none)             Host names accepted besides loopback ones (comma-separated)
+VGRAD_PAGE_BYTES          1048576            bytes of records in one page of GET /jobs/{id}/records
+VGRAD_MAX_PAGE_BYTES      4194304            the largest page a client may ask for (max_bytes=)
+VGRAD_PAUSE_SECONDS       300                a job paused this long is cancelled when others wait for a worker
 VGRAD_BACKEND_URL         (unset)            the Streamlit app uses this service instead of starting one
 
-Run-size and per-client limits (VGRAD_MAX_PARAMS, VGRAD_MAX_JOBS_PER_CLIENT, ...) are in vgrad.limits.
+Run-size and per-session limits (VGRAD_MAX_PARAMS, VGRAD_MAX_JOBS_PER_CLIENT, ...) are in vgrad.limits.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ class Settings:
     keep_finished: int = 200
     max_stored: int = 10_000_000
     warm: bool = True
+    token: str = ""  # empty: vgrad.service.app makes a random one (nobody can call it without reading it)
+    hosts: tuple[str, ...] = ()  # Host header names accepted besides loopback ones
+    page_bytes: int = 1_048_576
+    max_page_bytes: int = 4_194_304
+    pause_seconds: float = 300.0
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -59,7 +69,7 @@ class Settings:
         if get("VGRAD_WORKERS"):
             values["workers"] = env_int("VGRAD_WORKERS", get("VGRAD_WORKERS"), low=1)
         for name, var in (("abandon_seconds", "VGRAD_ABANDON_SECONDS"),
-                          ("retention_seconds", "VGRAD_RETENTION_SECONDS")):
+                          ("retention_seconds", "VGRAD_RETENTION_SECONDS"), ("pause_seconds", "VGRAD_PAUSE_SECONDS")):
             if get(var):
                 values[name] = _seconds(var, get(var))
         if get("VGRAD_KEEP_FINISHED"):
@@ -68,7 +78,24 @@ class Settings:
             values["max_stored"] = env_int("VGRAD_MAX_STORED", get("VGRAD_MAX_STORED"), low=0)
         if get("VGRAD_WARM"):
             values["warm"] = get("VGRAD_WARM").lower() not in ("0", "false", "no", "off")
-        return cls(**values)
+        if get("VGRAD_SERVICE_TOKEN"):
+            values["token"] = _token(get("VGRAD_SERVICE_TOKEN"))
+        if get("VGRAD_SERVICE_HOSTS"):
+            values["hosts"] = tuple(h.strip().lower() for h in get("VGRAD_SERVICE_HOSTS").split(",") if h.strip())
+        for name, var in (("page_bytes", "VGRAD_PAGE_BYTES"), ("max_page_bytes", "VGRAD_MAX_PAGE_BYTES")):
+            if get(var):
+                values[name] = env_int(var, get(var), low=1024)
+        settings = cls(**values)
+        if settings.page_bytes > settings.max_page_bytes:
+            raise ValueError(f"VGRAD_PAGE_BYTES ({settings.page_bytes}) must not exceed VGRAD_MAX_PAGE_BYTES "
+                             f"({settings.max_page_bytes})")
+        return settings
+
+
+def _token(text: str) -> str:
+    if len(text) < 16 or not text.isascii() or not text.isprintable() or " " in text:
+        raise ValueError("VGRAD_SERVICE_TOKEN must be at least 16 printable ASCII characters without spaces")
+    return text
 
 
 def _seconds(name: str, text: str) -> float:

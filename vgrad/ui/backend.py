@@ -2,8 +2,9 @@
 
     client = connect()          # a BackendClient, or None while the service starts (a message is shown)
 
-The service is started (or restarted, if it died) by vgrad.service.launcher.ensure_backend(),
-which never blocks; this module only waits for its health check and says what is going on.
+The service is started by vgrad.service.launcher.ensure_backend(), which never blocks, and restarted
+by the launcher's watchdog when it dies; this module only waits for its health check and says what
+is going on. Every request carries the service token (launcher.service_token()).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import time
 import streamlit as st
 
 from vgrad.service.client import BackendClient, BackendError
-from vgrad.service.launcher import backend_ready, ensure_backend
+from vgrad.service.launcher import backend_status, ensure_backend, service_token
+from vgrad.ui import webserver
+
+webserver.install()  # a page for links too long under a plain `streamlit run app.py` too
 
 _FIRST_SEEN = "vgrad.backend_wait_since"
 _WAS_READY = "vgrad.backend_was_ready"
@@ -24,17 +28,37 @@ READY_TRUST_SECONDS = 3.0
 
 
 @st.cache_resource(show_spinner=False)
-def _client_for(url: str) -> BackendClient:
-    return BackendClient(url, timeout=10.0)
+def _client_for(url: str, token: str) -> BackendClient:
+    return BackendClient(url, timeout=10.0, token=token)
 
 
 def get_client() -> BackendClient:
     """The cached client for the current backend URL (starting the backend if needed)."""
-    return _client_for(ensure_backend())
+    return _client_for(ensure_backend(), service_token())
+
+
+def status(client: BackendClient) -> str:
+    """'ready', 'starting', 'unauthorized' or 'down' (launcher.backend_status)."""
+    return backend_status(client.base_url, timeout=1.0, token=service_token())
 
 
 def ready(client: BackendClient) -> bool:
-    return backend_ready(client.base_url, timeout=1.0)
+    return status(client) == "ready"
+
+
+def wait_message(state: str, waited: float, was_ready: bool, url: str) -> tuple[str, str]:
+    """(kind, sentence) for a page while the service is not usable; kind is info, warning or error."""
+    if state == "unauthorized":
+        return "error", (f"The training service at {url} refused vgrad's token. Set VGRAD_SERVICE_TOKEN to the "
+                         "token it printed when it started (or start both with `python -m vgrad serve`).")
+    if was_ready and state == "starting":
+        return "info", "The training service restarted; TensorFlow is loading again (about 10 s)…"
+    if was_ready:
+        return "warning", "The training service stopped answering; waiting for it to come back (it restarts by itself)…"
+    if waited < 90:
+        return "info", f"Starting the training service (TensorFlow loads once, in about 10 s)… {waited:.0f} s"
+    return "error", (f"The training service at {url} has not answered for {waited:.0f} s. "
+                     "Check the terminal running Streamlit for its error output.")
 
 
 def connect(show: bool = True) -> BackendClient | None:
@@ -46,7 +70,8 @@ def connect(show: bool = True) -> BackendClient | None:
             st.error(f"Could not start the training service: {exc}")
         return None
     recent = time.monotonic() - st.session_state.get(_READY_AT, -1e9) < READY_TRUST_SECONDS
-    if recent or ready(client):
+    state = "ready" if recent else status(client)
+    if state == "ready":
         if not recent:
             st.session_state[_READY_AT] = time.monotonic()
         st.session_state[_WAS_READY] = True
@@ -55,16 +80,10 @@ def connect(show: bool = True) -> BackendClient | None:
     st.session_state.pop(_READY_AT, None)
     if show:
         since = st.session_state.setdefault(_FIRST_SEEN, time.monotonic())
-        waited = time.monotonic() - since
-        if st.session_state.get(_WAS_READY):
-            st.warning("The training service stopped answering; it is being restarted. "
-                       "Runs in progress were lost; start them again when it is back.", icon=":material/warning:")
-        elif waited < 90:
-            st.info(f"Starting the training service (TensorFlow loads once, in about 10 s)… "
-                    f"{waited:.0f} s", icon=":material/hourglass_top:")
-        else:
-            st.error(f"The training service at {client.base_url} has not answered for {waited:.0f} s. "
-                     "Check the terminal running Streamlit for its error output.")
+        kind, text = wait_message(state, time.monotonic() - since, bool(st.session_state.get(_WAS_READY)),
+                                  client.base_url)
+        icons = {"info": ":material/hourglass_top:", "warning": ":material/warning:", "error": ":material/error:"}
+        getattr(st, kind)(text, icon=icons[kind])
     return None
 
 
@@ -79,4 +98,4 @@ def wait_panel(refresh: float = 1.0) -> None:
     _waiting()
 
 
-__all__ = ["BackendClient", "BackendError", "connect", "get_client", "ready", "wait_panel"]
+__all__ = ["BackendClient", "BackendError", "connect", "get_client", "ready", "status", "wait_panel"]

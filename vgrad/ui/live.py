@@ -1,11 +1,17 @@
 """Follow a training job of the service from a page: submit, poll new records, control.
 
     job = live.start(client, config, preset)      # stored in st.session_state
-    live.poll(client, job)                        # fetches only records after job.offset
+    live.poll(client, job)                        # fetches only records after job.offset, a few pages
     job.run                                       # a vgrad.run.Run folded from the records so far
 
 Pages call poll() inside `st.fragment(run_every=live.REFRESH_SECONDS)` (see live_fragment), so
-the charts refresh a few times a second without rerunning the whole page.
+the charts refresh a few times a second without rerunning the whole page. Each poll reads at most
+MAX_PAGES bounded pages (the service's VGRAD_PAGE_BYTES each), stopping as soon as it has caught up.
+
+The job is submitted as this browser session (its Streamlit session id) from the browser's address
+(st.context.ip_address): the service's per-session and per-address caps and its round-robin use them.
+A job the service lost (it crashed and restarted, or forgot the job) ends here with a failed status
+whose message says so plainly, shown once by the page's usual failure banner.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from vgrad.config import RunConfig
-from vgrad.records import Action, Record, Status
+from vgrad.records import Action, Record, Status, StatusRecord
 from vgrad.run import Run
 from vgrad.service.client import BackendClient, BackendError
 
@@ -27,6 +34,8 @@ REFRESH_SECONDS = 0.5
 JOB_KEY = "vgrad.job"
 CLIENT_KEY = "vgrad.client_id"
 RATE_WINDOW = 5.0  # seconds of history for steps per second
+MAX_PAGES = 4  # pages of records one poll reads at most (it stops when none are left)
+LOCAL = "127.0.0.1"  # the address of a browser on this machine (st.context.ip_address is None then)
 
 
 @dataclass
@@ -84,10 +93,33 @@ def status_text(job: LiveJob) -> str:
 
 
 def client_id() -> str:
-    """One id per browser session (the service limits running jobs per client)."""
+    """This browser session's id, as Streamlit knows it (the service caps and schedules per session)."""
     if CLIENT_KEY not in st.session_state:
-        st.session_state[CLIENT_KEY] = "ui-" + uuid.uuid4().hex[:12]
+        ctx = get_script_run_ctx()
+        session = ctx.session_id if ctx is not None and ctx.session_id else uuid.uuid4().hex
+        st.session_state[CLIENT_KEY] = "ui-" + str(session)[:80]
     return st.session_state[CLIENT_KEY]
+
+
+def remote_address() -> str:
+    """The browser's address (the service caps jobs per address); LOCAL for a browser on this machine."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no browser context (a bare script run)
+        ip = None
+    return ip if isinstance(ip, str) and ip else LOCAL  # AppTest's context is a mock
+
+
+def lost_message(exc: BackendError, job: LiveJob) -> str:
+    """The sentence for a job the service no longer has, by why it lost it."""
+    done = job.run.last_step + 1
+    where = f" after {done:,} of {job.run.total_steps:,} steps" if done > 0 else " before it started"
+    if exc.reason == "restarted":
+        return (f"this run was lost{where}: the training service crashed (or was stopped) and has restarted. "
+                "Press Train to run it again.")
+    if exc.status == 410:
+        return f"the service freed this run's records{where} because nobody polled it. Press Train to run it again."
+    return f"the service no longer has this run ({exc}). Press Train to run it again."
 
 
 def current(key: str = JOB_KEY) -> LiveJob | None:
@@ -103,17 +135,18 @@ def start(client: BackendClient, config: RunConfig, preset: str | None = None, l
             client.control(old.job_id, Action.STOP)
         except BackendError:
             pass
-    answer = client.submit(config, client_id(), label=label or (preset or "explorer"))
+    answer = client.submit(config, client_id(), label=label or (preset or "explorer"), remote=remote_address())
     job = LiveJob(job_id=answer["id"], config=config, preset=preset, status=Status(answer.get("status", "queued")),
                   queue_position=answer.get("queue_position"))
     st.session_state[key] = job
     return job
 
 
-def poll(client: BackendClient, job: LiveJob, max_rounds: int = 5) -> int:
-    """Fetch the records after job.offset (a few pages at most); returns how many arrived."""
+def poll(client: BackendClient, job: LiveJob, max_pages: int = MAX_PAGES) -> int:
+    """Fetch the records after job.offset, page by page while the service says more are ready (at most
+    `max_pages`); returns how many arrived."""
     got = 0
-    for _ in range(max_rounds):
+    for _ in range(max_pages):
         try:
             try:
                 page = client.records(job.job_id, job.offset)
@@ -124,9 +157,8 @@ def poll(client: BackendClient, job: LiveJob, max_rounds: int = 5) -> int:
         except BackendError as exc:
             job.failures += 1
             if exc.status in (404, 410):
-                job.lost, job.status = True, Status.FAILED
-                job.message = f"the service no longer has this run: {exc}"
-            if job.failures >= 3 or job.lost:
+                lose(job, lost_message(exc, job))
+            elif job.failures >= 3:
                 job.error = str(exc)
             break
         job.error, job.failures = "", 0
@@ -137,12 +169,19 @@ def poll(client: BackendClient, job: LiveJob, max_rounds: int = 5) -> int:
         job.paused = page.paused
         job.message = page.message or job.message
         got += len(page.records)
-        if not page.records or not job.active or not page.status.final:
+        if not page.more or not job.active:
             break
     if job.run.done:
         job.status, job.message = job.run.status, job.run.message  # the status record is the last word
     job._progress.append((time.monotonic(), job.run.last_step + 1))
     return got
+
+
+def lose(job: LiveJob, message: str) -> None:
+    """End a job the service no longer has: a failed status record carries `message` (one banner)."""
+    job.lost, job.status, job.message, job.error = True, Status.FAILED, message, ""
+    if not job.run.done:
+        job.run.add(StatusRecord(status=Status.FAILED, step=job.run.last_step, message=message))
 
 
 def control(client: BackendClient, job: LiveJob, action: Action) -> str | None:

@@ -4,7 +4,9 @@
     errors = group.start(client, [(label, config), ...])   # stops this group's previous jobs
     group.live(client, body)     # body(jobs) in a fragment that polls every job while any is active
 
-Each job is a live.LiveJob stored under "<prefix>.<i>" in st.session_state.
+Each job is a live.LiveJob stored under "<prefix>.<i>" in st.session_state. A poll reads at most
+PAGES_PER_JOB bounded pages of each job, so a tick's work stays bounded however many runs the
+group has; a job the service lost ends failed with live.lost_message's sentence (job.run.message).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from vgrad.config import RunConfig
 from vgrad.records import Action, Status
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.ui import live
+
+PAGES_PER_JOB = 2
 
 
 class RunGroup:
@@ -64,7 +68,7 @@ class RunGroup:
     def poll(self, client: BackendClient) -> None:
         for job in self.jobs():
             if job.active:
-                live.poll(client, job)
+                live.poll(client, job, max_pages=PAGES_PER_JOB)
 
     def live(self, client: BackendClient | None, body: Callable[[list[live.LiveJob], list[str]], None],
              refresh: float = live.REFRESH_SECONDS) -> None:
