@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from vgrad.ui import process, runs_view
+from vgrad.ui import backend, process, runs_view
 
 process.use_app_navigation()
 st.title("Saved runs")
@@ -16,3 +16,4 @@ if store is not None:
             runs_view.open_tab(store, saved)
         with compare_tab:
             runs_view.compare_tab(store, saved)
+    runs_view.datasets_section(backend.connect(show=False), saved)

@@ -116,3 +116,41 @@ def test_import_of_an_exported_run(store):
     assert not at.exception, at.exception
     assert "Imported as run" in at.success[0].value
     assert [r.name for r in store.list()] == ["from a file"]
+
+
+def _notebook_run(model_name: str):
+    """A real GradientMonitor run of a small Keras model (imports TensorFlow in the test process only)."""
+    import keras
+    import numpy as np
+
+    from vgrad import GradientMonitor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="tanh"),
+                              keras.layers.Dropout(0.1), keras.layers.Dense(1, activation="sigmoid")],
+                             name=model_name)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    monitor = GradientMonitor(x[:16], y[:16])
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[monitor], validation_data=(x[:16], y[:16]))
+    return monitor.to_run()
+
+
+def test_a_notebook_run_is_labelled_and_compares_with_a_vgrad_run(store):
+    run = _notebook_run("my_net")
+    assert run.origin["kind"] == "notebook" and run.origin["model"] == "my_net"
+    run.origin["model"] = "my_net **x** <b>"  # a run file can say anything: shown escaped
+    notebook = store.save(run, "from my notebook")
+    engine = store.save(make_run(seed=1), "deep sigmoid")
+    at = _run_page(run=str(notebook))
+    caption = next(c.value for c in at.caption if "notebook run" in c.value)
+    assert "external Keras model" in caption and "only approximates" in caption
+    assert "my\\_net \\*\\*x\\*\\* &lt;b&gt;" in caption and "<b>" not in caption
+    assert len(at.get("plotly_chart")) >= 2  # its heatmap and loss charts
+    at = _run_page(run=str(engine))
+    assert not any("notebook run" in c.value for c in at.caption)
+    at.multiselect[0].set_value([notebook, engine]).run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) >= 2 + 3  # the open run: 2; the comparison: heatmaps, profile, loss

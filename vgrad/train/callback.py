@@ -1,156 +1,391 @@
-"""GradientMonitor: true per-layer gradients of your own Keras model, recorded during `fit`.
+"""GradientMonitor: the gradient `fit` applies to your own Keras model, layer by layer, during `fit`.
 
     monitor = vgrad.GradientMonitor(x_probe, y_probe, every=5)
     model.fit(x, y, epochs=20, callbacks=[monitor])
-    monitor.history          # tidy DataFrame: step, epoch, layer, layer_index, grad_norm, ...
-    monitor.heatmap()        # Plotly figure: layer x step, log colour scale
+    monitor.history            # tidy DataFrame: step, epoch, layer, layer_index, grad_norm, ...
+    monitor.heatmap()          # Plotly figure: layer x step, log colour scale
+    monitor.save("run.json")   # a vgrad run: import it on the Runs page
+
+The measurement itself (compiled, side-effect free) is vgrad.train.probe.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from vgrad.records import LAYER_STATS, Layer, StepRecord
-from vgrad.run import steps_frame
-from vgrad.train.stats import layer_stats
+from vgrad.config import ACTIVATIONS, CELLS, FIELDS, RunConfig
+from vgrad.records import (
+    LAYER_STATS,
+    MAX_STEP,
+    EpochRecord,
+    Layer,
+    StartRecord,
+    Status,
+    StatusRecord,
+    StepRecord,
+)
+from vgrad.run import Run, steps_frame
+from vgrad.train.probe import (
+    Probe,
+    batch_rows,
+    check_inputs,
+    class_weights,
+    find_layers,
+    to_tensors,
+)
+
+MODES = ("training", "inference")
+KERNEL_STATS = [k for k, name in enumerate(LAYER_STATS) if name.startswith("grad_")]
+RATIO = list(LAYER_STATS).index("update_ratio")
+OPTIMIZERS = {"adam": "adam", "adamw": "adamw", "rmsprop": "rmsprop", "adagrad": "adagrad"}
 
 
 class GradientMonitor(keras.callbacks.Callback):
-    """Every `every` batches, compute dL/dW on the probe batch (x, y) with the model's own loss.
+    """Every `every` batches of `fit`, the gradient of the model's training loss on a fixed probe batch.
 
     Args:
-        x, y: a fixed probe batch (numpy arrays or tensors) the gradients are taken on.
-        every: record after every `every`-th training batch (1 = every batch).
+        x: the probe inputs: an array, or a list or dict of arrays for a model with several inputs.
+        y: the probe targets, structured like the model's outputs (None for a model whose loss is
+            all `add_loss`).
+        every: measure after every `every`-th batch (and after the first); 1 = every batch.
+        sample_weight: per-example weights of the probe (an array, or one per output), as in `fit`.
+        class_weight: {class index: weight}, turned into sample weights as `fit` does. Keras does not
+            tell callbacks which weights `fit` got, so pass the same ones here.
+        mode: "training" (default): the gradient `fit` computes, with BatchNorm on batch statistics
+            and Dropout active; its masks are drawn from the seed states recorded when measuring starts
+            (`seeds`), so every measurement uses the same masks. "inference": `training=False`.
 
-    For each layer with a `kernel` (Dense, Conv, recurrent...), input -> output, it records the
-    same statistics as vgrad's engine (LAYER_STATS). Activation statistics and dL/da need the
-    layer outputs, so they are recorded for Sequential and functional models and left empty
-    (NaN) for subclassed ones. `update_ratio` is the size of the update the last batch applied.
-    Results: `.records` (step dicts like the engine's), `.history` (DataFrame), `.heatmap()`.
+    A step is measured when the next batch begins (or its epoch ends), on the weights it left, so the
+    monitor needs no batch-end hook and Keras keeps dispatching those asynchronously.
+    Each measurement is one compiled function run inside a Keras StatelessScope: it reads every
+    variable and writes none, so weights, BatchNorm statistics, seed generators, metrics and the
+    optimizer are left exactly as they were, and training with the monitor gives the same weights
+    as without it. For every layer with a trainable kernel (Dense, Conv1D/2D/3D, Embedding, the cells of
+    SimpleRNN/LSTM/GRU and Bidirectional, layers of nested models), in the order a forward pass calls
+    them (input first), it records vgrad's per-layer statistics (LAYER_STATS), dL/da and activations
+    included. Layers without a kernel are listed in `skipped`.
+
+    Results: `records` (StepRecords), `epoch_records`, `layers`, `history` (DataFrame), `heatmap()`,
+    `to_run()` / `save(path)` (a vgrad Run for the dashboard), `measure()` (the gradient now).
+
+    Example:
+
+        import keras, numpy as np, vgrad
+        x = np.random.normal(size=(256, 4)).astype("float32"); y = (x[:, :1] > 0).astype("float32")
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="sigmoid"),
+                                  keras.layers.Dropout(0.2), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        monitor = vgrad.GradientMonitor(x[:32], y[:32], every=2)
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+        monitor.history[["step", "layer", "grad_norm"]].tail()
     """
 
-    def __init__(self, x, y, every: int = 1):
+    def __init__(self, x: Any, y: Any = None, every: int = 1, *, sample_weight: Any = None,
+                 class_weight: dict | None = None, mode: str = "training"):
         super().__init__()
-        if not isinstance(every, int) or every < 1:
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(f"KERAS_BACKEND: GradientMonitor needs Keras' TensorFlow backend, this Keras "
+                             f"runs on {keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow before "
+                             "importing keras")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every: expected a whole number >= 1, got {every!r}")
-        self.x = tf.convert_to_tensor(x)
-        self.y = tf.convert_to_tensor(y)
-        self.every = every
+        if mode not in MODES:
+            raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
+        if x is None:
+            raise ValueError("x: the probe batch's inputs are required")
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("class_weight: give sample_weight or class_weight, not both (as in fit)")
+        if class_weight is not None and not isinstance(class_weight, dict):
+            raise TypeError("class_weight: expected a dict {class index: weight}, got "
+                            f"{type(class_weight).__name__}")
+        self.x, self.y = to_tensors(x, "x"), to_tensors(y, "y")
+        if class_weight is not None:
+            if self.y is None:
+                raise ValueError("class_weight: needs the probe's targets y")
+            sample_weight = class_weights(self.y, class_weight)
+        self.sample_weight = to_tensors(sample_weight, "sample_weight")
+        rows = batch_rows(self.x)
+        if len(rows) != 1:
+            raise ValueError(f"x: the probe's arrays must have the same number of rows, got {sorted(rows)}")
+        self.n_probe = rows.pop()
+        for name, value in (("y", self.y), ("sample_weight", self.sample_weight)):
+            if batch_rows(value) - {self.n_probe}:
+                raise ValueError(f"{name}: the probe's {name} has {sorted(batch_rows(value))[0]} rows, "
+                                 f"x has {self.n_probe}")
+        self.every, self.mode = every, mode
+        self._reset()
+
+    def _reset(self) -> None:
         self.records: list[StepRecord] = []
+        self.epoch_records: list[EpochRecord] = []
         self.layers: list[Layer] = []
-        self._step = 0
-        self._epoch = 0
-        self._probe = None
-        self._before: list[np.ndarray] | None = None
+        self.skipped: list[str] = []
+        self._probe: Probe | None = None
+        self._step = self._epoch = 0
+        self._fresh = self._ratio_ok = False  # True: the kernel copies are the weights before this batch
+        self._base = 0  # the global number of the epoch's first step
+        self._running: tuple[int, int, int] | None = None  # the steps fit is running: first, how many, epoch
+        self._status: Status | None = None
+        self._diverged_at: int | None = None
+        self._planned: tuple[int | None, int | None] = (None, None)  # epochs, steps per epoch
 
-    # --- setup -----------------------------------------------------------------
-    def _kernel_layers(self) -> list[keras.layers.Layer]:
-        found = []
-        layers = list(self.model._flatten_layers(include_self=False))
-        cells = {id(layer.cell) for layer in layers if hasattr(layer, "cell")}
-        for layer in layers:
-            if id(layer) in cells:  # an RNN's cell: counted with its RNN layer
-                continue
-            kernel = _kernel(layer)
-            if kernel is not None and kernel.trainable:
-                found.append(layer)
-        return found
-
+    # --- fit's hooks ---------------------------------------------------------------------------
     def on_train_begin(self, logs=None) -> None:
-        self._tracked = self._kernel_layers()
-        if not self._tracked:
-            raise ValueError("GradientMonitor: the model has no layer with a trainable kernel")
-        self.layers = [
-            Layer(name=layer.name, index=i, kind=type(layer).__name__.lower(),
-                  units=int(_kernel(layer).shape[-1]), activation=_activation_name(layer),
-                  fan_in=int(np.prod(_kernel(layer).shape[:-1])))
-            for i, layer in enumerate(self._tracked)
-        ]
-        self._probe = None
-        try:  # functional / Sequential: expose every tracked layer's output
-            outputs = [layer.output for layer in self._tracked]
-            self._probe = keras.Model(self.model.inputs, [*self.model.outputs, *outputs])
-        except (AttributeError, ValueError):
-            self._probe = None
+        model = self._model_checked()
+        if self._probe is not None and self._probe.model is not model:  # another model: start over
+            self._reset()
+        params = self.params or {}
+        self._planned = (params.get("epochs"), params.get("steps"))
+        self._status, self._running = None, None
+        if self._probe is None and _built(model):
+            self._setup(model)  # else: a subclassed model fit builds in its first step
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
-        self._epoch = epoch
+        self._epoch, self._base = epoch, self._step
 
+    # no on_train_batch_end: the steps that just ran are measured here (see the class docstring)
     def on_train_batch_begin(self, batch, logs=None) -> None:
-        if (self._step + 1) % self.every == 0 or self._step == 0:
-            self._before = [np.array(_kernel(layer)) for layer in self._tracked]
-        else:
-            self._before = None
+        start = self._base + batch
+        self._flush(start)
+        size = int(getattr(self.model, "steps_per_execution", 1) or 1)  # steps this call of fit runs
+        if self._probe is not None and self._due(start, start + size - 1) and not self._fresh:
+            self._probe.snapshot()
+            self._fresh = True
+        self._ratio_ok, self._fresh = self._probe is not None and self._fresh, False
+        self._running = (start, size, self._epoch)
 
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        if self._before is not None:
-            self.records.append(self._measure())
-        self._step += 1
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if self._running is not None:
+            start, size, _ = self._running
+            per_epoch = self._planned[1]
+            self._flush(min(start + size, self._base + per_epoch) if per_epoch else start + size)
+        if self._step == 0:
+            return
+        logs = logs or {}
+        acc = next((k for k in logs if k in ("accuracy", "acc")
+                    or (k.endswith("_accuracy") and not k.startswith("val_"))), None)
+        values = {"loss": logs.get("loss"), "accuracy": logs.get(acc), "val_loss": logs.get("val_loss"),
+                  "val_accuracy": logs.get(f"val_{acc}")}
+        if logs.get("loss") is not None and not _finite(logs["loss"]):
+            self._diverge()
+        self.epoch_records.append(EpochRecord(epoch=epoch, step=self._step - 1,
+                                              **{k: _number(v) for k, v in values.items()}))
 
-    # --- measurement -------------------------------------------------------------
-    def _measure(self) -> StepRecord:
-        kernels = [_kernel(layer) for layer in self._tracked]
-        biases = [getattr(layer, "bias", None) for layer in self._tracked]
-        with tf.GradientTape() as tape:
-            if self._probe is not None:
-                outs = self._probe(self.x, training=False)
-                n_out = len(self.model.outputs)
-                pred, acts = outs[0] if n_out == 1 else outs[:n_out], list(outs[n_out:])
-            else:
-                pred, acts = self.model(self.x, training=False), [None] * len(kernels)
-            loss = self.model.compute_loss(x=self.x, y=self.y, y_pred=pred)
-        targets = kernels + [b for b in biases if b is not None] + [a for a in acts if a is not None]
-        grads = tape.gradient(loss, targets)
-        k_grads = grads[:len(kernels)]
-        rest = iter(grads[len(kernels):])
-        b_grads = [next(rest) if b is not None else None for b in biases]
-        a_grads = [next(rest) if a is not None else None for a in acts]
-        names = [_activation_name(layer) for layer in self._tracked]
-        before = [tf.constant(k) for k in self._before]
-        after = [tf.convert_to_tensor(k) for k in kernels]
-        stats = layer_stats(k_grads, b_grads, acts, a_grads, names, before, after).numpy()
-        weight_grads = [g for g in [*k_grads, *b_grads] if g is not None]
-        per_layer = {name: tuple(None if not np.isfinite(v) else float(v) for v in stats[:, k])
-                     for k, name in enumerate(LAYER_STATS)}
-        return StepRecord(step=self._step, epoch=self._epoch, loss=float(loss),
-                          global_norm=float(tf.linalg.global_norm(weight_grads)), global_norm_clipped=None,
-                          **per_layer)
+    def _flush(self, done: int) -> None:
+        """`done` steps are done: measure the run of steps that ended, if one of them was due."""
+        if self._running is None:
+            return
+        start, _, epoch = self._running
+        self._running, self._step = None, max(self._step, done)
+        if done <= start:
+            return
+        if self._probe is None:
+            self._setup(self.model)  # a model fit built in its first step
+        if self._due(start, done - 1):
+            record = self._record(self._probe.measure(), done - 1, self._ratio_ok, epoch=epoch)
+            self._fresh = True
+            if record is not None:
+                self.records.append(record)
 
-    # --- results ---------------------------------------------------------------------
+    def on_train_end(self, logs=None) -> None:
+        if self._running is not None:  # fit stopped without ending its epoch
+            self._flush(self._running[0] + 1)
+        self._status = Status.DIVERGED if self._diverged_at is not None else Status.FINISHED
+
+    # --- measuring -----------------------------------------------------------------------------
+    def measure(self) -> StepRecord | None:
+        """The gradient on the probe at the model's weights now (not added to `records`); None when
+        the loss or the gradient is not finite."""
+        model = self._model_checked()
+        if self._probe is None:
+            if not _built(model):
+                raise ValueError("model: it is not built yet; call it on a batch or fit it first")
+            self._setup(model)
+        record = self._record(self._probe.measure(), self._step, ratio_ok=False, keep=False)
+        self._fresh = True
+        return record
+
+    @property
+    def seeds(self) -> dict[str, np.ndarray]:
+        """The seed generator states (variable path -> state) every measurement's dropout draws from."""
+        return self._probe.seeds if self._probe is not None else {}
+
+    def _due(self, first: int, last: int) -> bool:
+        """Whether a step from `first` to `last` is measured: step 0 and every `every`-th."""
+        return first == 0 or (last + 1) // self.every > first // self.every
+
+    def _model_checked(self) -> keras.Model:
+        model = self.model
+        if model is None:
+            raise ValueError("model: the monitor is not attached to a model; "
+                             "pass it to fit(callbacks=[monitor])")
+        if not getattr(model, "compiled", False):
+            raise ValueError("model: it was never compiled; call model.compile(optimizer=..., loss=...) "
+                             "first (the monitor takes the gradient of the compiled loss)")
+        return model
+
+    def _setup(self, model: keras.Model) -> None:
+        check_inputs(model, self.x)
+        try:  # build the compiled loss and metrics, as fit's first step would (no variable changes)
+            model._symbolic_build(data_batch=(self.x, self.y, self.sample_weight))
+        except Exception:  # noqa: BLE001 - tracing the probe below names what is wrong
+            pass
+        tracked, skipped = find_layers(model)
+        if not tracked:
+            raise ValueError("model: it has no layer with a trainable kernel (Dense, Conv, Embedding, "
+                             "recurrent, ...), so there is nothing to measure")
+        self._probe = Probe(model, tracked, self.x, self.y, self.sample_weight,
+                            training=self.mode == "training")
+        self.layers = [t.describe(i) for i, t in enumerate(self._probe.kept)]
+        self.skipped = skipped + self._probe.unused
+        self._fresh = True
+
+    def _record(self, vector, step: int, ratio_ok: bool, keep: bool = True, epoch: int | None = None
+                ) -> StepRecord | None:
+        v = np.asarray(vector, dtype=float)  # the one transfer of a measurement
+        loss, norm = v[0], v[1]
+        stats = v[2:].reshape(len(self.layers), len(LAYER_STATS))
+        stats[np.ix_(self._probe.no_grad, KERNEL_STATS)] = math.nan
+        if not ratio_ok:
+            stats[:, RATIO] = math.nan
+        if not (_finite(loss) and _finite(norm)):
+            if keep:
+                self._diverge(step)
+            return None
+        per_layer = {name: tuple(_number(x) for x in stats[:, k]) for k, name in enumerate(LAYER_STATS)}
+        return StepRecord(step=step, epoch=self._epoch if epoch is None else epoch, loss=float(loss),
+                          global_norm=float(norm), global_norm_clipped=None, **per_layer)
+
+    def _diverge(self, step: int | None = None) -> None:
+        if self._diverged_at is None:
+            self._diverged_at = max(0, self._step - 1) if step is None else step
+
+    # --- results -------------------------------------------------------------------------------
     @property
     def history(self) -> pd.DataFrame:
         """One row per recorded step x layer, the same columns as Run.steps_frame()."""
         return steps_frame(self.records, self.layers)
 
     def heatmap(self, stat: str = "grad_norm"):
-        """Layer x step heatmap of `stat` on a log colour scale (input layer at the bottom)."""
-        import plotly.graph_objects as go
+        """vgrad's layer x step heatmap of `stat`, log colour scale, input layer at the bottom."""
+        from vgrad.charts import gradient_heatmap
 
-        frame = self.history
-        table = frame.pivot(index="layer_index", columns="step", values=stat).sort_index()
-        z = np.log10(table.to_numpy(dtype=float).clip(min=1e-30))
-        names = [layer.name for layer in self.layers]
-        fig = go.Figure(go.Heatmap(
-            z=z, x=table.columns.tolist(), y=[names[i] for i in table.index], colorscale="Viridis",
-            colorbar={"title": {"text": f"log10 {stat}"}},
-            hovertemplate="step %{x}<br>%{y}<br>log10 = %{z:.2f}<extra></extra>",
-        ))
-        fig.update_layout(title=f"{stat} per layer (log10)", xaxis_title="training step",
-                          yaxis_title="layer (input at the bottom)")
-        return fig
+        return gradient_heatmap(self.records, self.layers, stat)
+
+    def to_run(self, config: RunConfig | None = None) -> Run:
+        """A vgrad Run of this training (open it on the Runs page). `config` defaults to a RunConfig
+        that approximates the model (see approximate_config); `origin` says it is a notebook run."""
+        config = config or approximate_config(self)
+        epochs, per_epoch = self._planned
+        done = self._step
+        if not per_epoch:
+            per_epoch = math.ceil(done / len(self.epoch_records)) if self.epoch_records else max(done, 1)
+        total = done if self._status is not None else max(done, (epochs or 1) * per_epoch)
+        start = StartRecord(layers=tuple(self.layers), n_train=min(per_epoch * config.batch_size, MAX_STEP),
+                            n_val=0, steps_per_epoch=max(1, per_epoch), total_steps=total,
+                            family=config.family, seq_len=config.seq_len if config.family == "rnn" else 0,
+                            lr=config.learning_rate)
+        run = Run(config=config, origin=self._origin())
+        for record in [start, *self.records, *self.epoch_records, self._status_record()]:
+            run.add(record)
+        return run
+
+    def save(self, path: str | Path) -> None:
+        """Write `to_run().to_json()`: import the file on vgrad's Runs page."""
+        Path(path).write_text(self.to_run().to_json(), encoding="utf-8")
+
+    def _status_record(self) -> StatusRecord:
+        last = self._step - 1
+        measured = f"{len(self.records)} measured on a probe of {self.n_probe}"
+        if self._diverged_at is not None:
+            return StatusRecord(status=Status.DIVERGED, step=last, message=f"the loss stopped being finite "
+                                f"at step {self._diverged_at} ({measured})")
+        if self._status is None:
+            return StatusRecord(status=Status.CANCELLED, step=last,
+                                message=f"training did not finish: {self._step} steps ({measured})")
+        return StatusRecord(status=Status.FINISHED, step=last,
+                            message=f"trained {self._step} steps ({measured})")
+
+    def _origin(self) -> dict:
+        model = self.model
+        origin: dict[str, Any] = {"kind": "notebook", "mode": self.mode, "every": self.every,
+                                  "probe": self.n_probe, "layers": len(self.layers),
+                                  "skipped": len(self.skipped), "keras": keras.__version__}
+        if model is not None:
+            origin.update(model=str(model.name)[:200], model_class=type(model).__name__[:200],
+                          optimizer=type(getattr(model, "optimizer", None)).__name__[:200])
+            if model.built:
+                origin["parameters"] = int(model.count_params())
+        return origin
 
 
-def _kernel(layer):
-    if hasattr(layer, "cell") and hasattr(layer.cell, "kernel"):
-        return layer.cell.kernel
-    return getattr(layer, "kernel", None) if not isinstance(layer, keras.Model) else None
+def approximate_config(monitor: GradientMonitor) -> RunConfig:
+    """The RunConfig nearest the monitored model, for the dashboard's labels: optimizer and learning rate
+    from the model's optimizer; epochs from fit; hidden layers, units and activation from the measured
+    layers (recurrent: family rnn with its cell); n_features (and seq_len) from the probe's shape. Keras
+    does not tell callbacks the batch size: it is left at 32, fit's default; every other field too."""
+    values: dict[str, Any] = {}
+    model = monitor.model
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer's
+    kind = type(optimizer).__name__.lower()
+    if kind == "sgd":
+        values["optimizer"] = ("nesterov" if getattr(optimizer, "nesterov", False)
+                               else "momentum" if getattr(optimizer, "momentum", 0) else "sgd")
+    elif kind in OPTIMIZERS:
+        values["optimizer"] = OPTIMIZERS[kind]
+    if optimizer is not None and hasattr(optimizer, "learning_rate"):
+        try:
+            rate = float(f"{float(np.asarray(optimizer.learning_rate)):.7g}")  # 0.1, not 0.100000001
+            values["learning_rate"] = _clip("learning_rate", rate)
+        except (TypeError, ValueError):
+            pass
+    if monitor._planned[0]:
+        values["epochs"] = _clip("epochs", monitor._planned[0])
+    layers = monitor.layers
+    hidden = layers[:-1] or layers
+    if hidden:
+        values["hidden_layers"] = _clip("hidden_layers", len(hidden))
+        values["units"] = _clip("units", int(statistics.median(layer.units for layer in hidden)))
+        activation = Counter(layer.activation for layer in hidden).most_common(1)[0][0]
+        values["activation"] = activation if activation in ACTIVATIONS else "linear"
+    cells = [layer.kind for layer in layers if layer.kind in CELLS]
+    inputs = [tuple(t.shape) for t in keras.tree.flatten(monitor.x)]
+    if cells:
+        values.update(family="rnn", cell=cells[0], rnn_layers=_clip("rnn_layers", len(cells)))
+        if values.get("activation") == "prelu":
+            values["activation"] = "linear"
+        if len(inputs) == 1 and len(inputs[0]) == 3:
+            values["seq_len"] = _clip("seq_len", inputs[0][1])
+    if len(inputs) == 1 and len(inputs[0]) >= 2:
+        values["n_features"] = _clip("n_features", inputs[0][-1])
+    return RunConfig(**values)
 
 
-def _activation_name(layer) -> str:
-    act = getattr(layer, "activation", None)
-    if act is None and hasattr(layer, "cell"):
-        act = getattr(layer.cell, "activation", None)
-    return getattr(act, "__name__", "linear") if act is not None else "linear"
+def _clip(name: str, value: float) -> Any:
+    rule = FIELDS[name]
+    value = min(max(value, rule.low), rule.high)
+    return int(value) if rule.kind is int else float(value)
+
+
+def _built(model: keras.Model) -> bool:
+    return bool(model.built) and all(layer.built for layer in model._flatten_layers())
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if _finite(value) else None

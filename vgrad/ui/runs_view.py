@@ -21,6 +21,7 @@ from vgrad import charts
 from vgrad.charts.compare import heatmap_grid, layer_profile_overlay, loss_overlay
 from vgrad.export.tensorboard import export_zip, safe_dirname
 from vgrad.run import Run
+from vgrad.service.client import BackendError
 from vgrad.store import RunStore, SavedRun, StoreError, parse_run_json
 from vgrad.text import escape_markdown, num, orders_short, orders_text
 
@@ -118,6 +119,10 @@ def show_run(store: RunStore, saved: SavedRun) -> None:
         st.error(escape_markdown(str(exc)))
         return
     st.subheader(f"#{saved.id} {escape_markdown(saved.name)}")
+    if run.origin.get("kind") == "notebook":
+        model = escape_markdown(str(run.origin.get("model") or "unnamed"), 200)
+        st.caption(f"A notebook run of an external Keras model, **{model}**, recorded by GradientMonitor; "
+                   "its configuration only approximates that model.")
     if saved.note:
         st.caption(escape_markdown(saved.note))
     orders = run.attenuation_orders()
@@ -187,3 +192,33 @@ def compare_tab(store: RunStore, saved: list[SavedRun]) -> None:
                 st.success(f"Saved comparison #{cid}.")
             except StoreError as exc:
                 st.error(escape_markdown(str(exc)))
+
+
+def datasets_section(client, saved: list[SavedRun]) -> None:
+    """The tables uploaded to the service: which saved runs use them, and deleting the unused ones."""
+    if client is None:
+        return
+    try:
+        tables = client.datasets()
+    except BackendError:
+        return
+    if not tables:
+        return
+    used = {r.summary.get("changed", {}).get("data_id") for r in saved}
+    with st.expander(f"Uploaded tables ({len(tables)})"):
+        st.dataframe(pd.DataFrame([{
+            "name": t["name"], "rows": t["rows"], "columns": len(t["columns"]), "size (kB)": round(t["size"] / 1024, 1),
+            "used by saved runs": "yes" if t["id"] in used else "no", "id": t["id"][:12]} for t in tables]),
+            hide_index=True)
+        unused = [t for t in tables if t["id"] not in used]
+        if not unused:
+            st.caption("Every uploaded table is used by a saved run.")
+            return
+        if st.button(f"Delete the {len(unused)} tables no saved run uses", key="datasets.delete",
+                     icon=":material/delete:"):
+            for t in unused:
+                try:
+                    client.delete_dataset(t["id"])
+                except BackendError as exc:
+                    st.error(escape_markdown(str(exc)))
+            st.rerun()
