@@ -18,5 +18,6 @@ pages = [
     st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("pages/classroom.py", title="Class", icon=":material/groups:"),
 ]
 st.navigation(pages).run()

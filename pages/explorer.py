@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from vgrad.ui import backend, config_form, data_view, live, panels, process
+from vgrad.ui import backend, class_view, config_form, data_view, live, panels, process
 
 process.use_app_navigation()
 
@@ -10,6 +10,7 @@ st.title("Explorer")
 st.caption("Train a network and watch its per-layer gradients as they are computed, step by step.")
 
 client = backend.connect()
+class_view.student_banner()  # with ?class=CODE: the runs go to a teacher's class
 form = config_form.experiment_sidebar(client)
 data_view.missing_table_notice(client, form.config)
 panels.controls(client, form)

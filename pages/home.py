@@ -27,5 +27,6 @@ with c2:
     st.page_link("pages/lessons.py", label="**Lessons**: guided tour from the original notebook", icon=":material/school:")
     st.page_link("pages/theory.py", label="**Theory**: the edge of chaos, predicted and measured", icon=":material/functions:")
     st.page_link("pages/runs.py", label="**Runs**: saved runs, reload and export", icon=":material/folder_open:")
+    st.page_link("pages/classroom.py", label="**Class**: one link for your students, their runs live", icon=":material/groups:")
 st.info("Start with the Explorer's default: 8 sigmoid layers. Press **Train** and look at the bottom rows "
         "of the heatmap, then pick the preset *remedy-relu* and compare.")

@@ -161,7 +161,8 @@ def test_training_from_the_page_produces_records(backend):
     assert len(job.run.steps) == PRESETS["notebook-deep-sigmoid"].config.with_values(epochs=4).total_steps
     assert job.run.epochs and job.run.snapshots and job.run.boundaries
     charts = at.get("plotly_chart")
-    assert len(charts) == 6
+    # heatmap, network, flow, curves, health, boundary, confusion, theory, spectrum, kernel gradient
+    assert len(charts) == 10
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Status"] == "finished"
     assert metrics["Attenuation"].endswith("orders")

@@ -29,6 +29,7 @@ CUSTOM = "(custom)"
 GROUPS = ("Data", "Architecture", "Recurrent", "Remedies", "Training")
 RNN_FIELDS = ("cell", "rnn_layers", "seq_len", "seq_noise", "recurrent_scale")
 CSV_FIELDS = ("data_id", "target", "missing")  # set by the upload flow (dataset=csv), not typed
+PAGE_KEYS = ("class", "job")  # link keys the Explorer reads for itself, not RunConfig fields
 
 # Step of the +/- buttons of float fields (the value can be typed to any precision).
 FLOAT_STEPS = {
@@ -231,8 +232,8 @@ def start_config() -> links.RunLink:
     config, else the defaults. Problems of a bad link are kept to show next to the page."""
     if widgets_initialised():
         return links.RunLink(RunConfig())  # unused: the widgets already hold the state
-    if url_state.has_params():
-        parsed = url_state.read_run()
+    if url_state.has_params(ignore=PAGE_KEYS):
+        parsed = url_state.read_run(ignore=PAGE_KEYS)
         st.session_state[_URL_PROBLEMS] = (parsed.problems, parsed.config)
         return parsed
     last = stored()
@@ -251,7 +252,7 @@ def experiment_sidebar(client=None) -> FormResult:
                    + escape_markdown(shown, 1200), icon=":material/link_off:")
     if form.config is not None:
         query = links.run_query(form.config, form.preset)
-        url_state.write(query)
+        url_state.write(query, keep=PAGE_KEYS)
         with st.sidebar:
             url_state.show_share_link(query)
     return form

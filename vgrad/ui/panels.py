@@ -15,7 +15,7 @@ from vgrad.records import Action, Status
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.store import StoreError, save_run
 from vgrad.text import MISSING, escape_markdown, orders_short, orders_text, pct
-from vgrad.ui import figures, live
+from vgrad.ui import class_view, figures, live
 from vgrad.ui.config_form import FormResult
 
 STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-propagated)"}
@@ -52,7 +52,8 @@ CAPTIONS = {
 
 def _start(client: BackendClient, form: FormResult) -> None:
     try:
-        live.start(client, form.config, form.preset)
+        job = live.start(client, form.config, form.preset)
+        class_view.register(job, class_view.current())
         st.session_state.pop(_ERROR, None)
     except BackendError as exc:
         st.session_state[_ERROR] = f"The service refused the run: {exc}"
@@ -200,6 +201,7 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
         return
     run = job.run
     token = figures.run_token(job.job_id, run)
+    class_view.save_finished(job, class_view.current())
     headline_row(job)
     stat = gradient_heatmap(run, key, token)
     left, right = st.columns(2)
