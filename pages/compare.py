@@ -10,8 +10,9 @@ st.title("Compare")
 st.caption("Pick a comparison from the notebook or a paper, change any run, train them together and read "
            "the result beside the pattern you should expect.")
 
-setup = compare_view.setup_controls()
 client = backend.connect()
+setup = compare_view.setup_controls()
+compare_view.data_controls(client)
 compare_view.train_controls(client, setup)
 if client is None:
     backend.wait_panel()

@@ -22,7 +22,7 @@ from vgrad.records import Status
 from vgrad.service.client import BackendClient
 from vgrad.store import RunStore, StoreError
 from vgrad.text import MISSING, escape_markdown, orders_short
-from vgrad.ui import url_state
+from vgrad.ui import data_view, live, url_state
 from vgrad.ui.multi_run import RunGroup, status_line, verdict_icon
 
 GROUP = RunGroup("vgrad.cmp")
@@ -66,6 +66,20 @@ def _initial_setup() -> links.Group:
     setup, problems = links.parse_group(url_state.params())
     st.session_state[_PROBLEMS] = problems
     return setup
+
+
+def data_controls(client: BackendClient | None) -> None:
+    """Train every run of the comparison on an uploaded table instead of its own data."""
+    with st.expander("Train every run on your own data (a CSV file)"):
+        used = data_view.csv_upload(client, "cmp.csv", live.client_id())
+        if used is not None and st.session_state.get("cmp.csv.applied") != used:
+            st.session_state["cmp.csv.applied"] = used
+            setup: links.Group = st.session_state[_SETUP]
+            fields = {k: str(v) for k, v in used.fields().items()}
+            _replace(links.Group(setup.name, setup.members, {**setup.shared, **fields}))
+            st.rerun()
+        if st.session_state.get(_SETUP) is not None and st.session_state[_SETUP].shared.get("dataset") == "csv":
+            st.caption("Every run trains on the uploaded table (the shared settings hold its data_id).")
 
 
 def setup_controls() -> links.Group:
