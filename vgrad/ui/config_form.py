@@ -124,13 +124,15 @@ def _widget(name: str, disabled: bool = False) -> None:
                         help=f"{rule.help} ({rule.describe()})")
 
 
+PENDING = "cfg.pending"  # field values to set before the widgets are drawn
+
+
 def _csv_section(client) -> None:
     """dataset=csv: the upload flow; a used table sets the fields that train on it (next rerun)."""
     used = data_view.csv_upload(client, "cfg.csv", live.client_id())
     if used is not None and st.session_state.get("cfg.csv.applied") != used:
         st.session_state["cfg.csv.applied"] = used
-        for name, value in used.fields().items():
-            st.session_state[key_of(name)] = value
+        st.session_state[PENDING] = used.fields()  # widgets above are drawn: set them on the next run
         st.rerun()
     data_id = st.session_state.get(key_of("data_id"))
     if data_id:
@@ -142,6 +144,8 @@ def config_sidebar(start: links.RunLink, client=None) -> FormResult:
     """Draw the grouped experiment form in the sidebar and return the config it describes."""
     if not widgets_initialised():
         load_into_widgets(start.config, start.preset)
+    for name, value in st.session_state.pop(PENDING, {}).items():
+        st.session_state[key_of(name)] = value
     for name in FIELDS:  # keep the values of fields not drawn this time (Streamlit drops undrawn widgets')
         st.session_state[key_of(name)] = st.session_state[key_of(name)]
     values = _current_values()
@@ -161,10 +165,13 @@ def config_sidebar(start: links.RunLink, client=None) -> FormResult:
     if preset:
         changed = [n for n in FIELDS if getattr(PRESETS[preset].config, n) != values[n]]
         sb.caption(PRESETS[preset].description + (f" — changed: {', '.join(changed)}" if changed else ""))
-    if error is not None and error.field not in FIELDS:
+    waiting = error is not None and error.field == "data_id" and values["dataset"] == data_view.CSV
+    if waiting:  # not an error: the table comes next
+        sb.info("Upload a CSV file under **Data** to train on your own table.", icon=":material/upload_file:")
+    elif error is not None and error.field not in FIELDS:
         sb.error(escape_markdown(str(error)))
     bad_group = display_group(error.field) if error is not None and error.field in FIELDS else None
-    if bad_group:
+    if bad_group and not waiting:
         sb.error(f"This combination cannot train: see **{error.field}** under **{bad_group}**.")
     fixed = data_view.fixed_fields(values["dataset"])
     csv = values["dataset"] == data_view.CSV
@@ -182,7 +189,7 @@ def config_sidebar(start: links.RunLink, client=None) -> FormResult:
                     continue
                 _widget(name, disabled=name in fixed and name != "n_samples" or (csv and name in ("n_features",
                                                                                                    "n_classes")))
-                if error is not None and error.field == name:
+                if error is not None and error.field == name and not waiting:
                     st.error(f"**{name}**: {escape_markdown(str(error).split(': ', 1)[-1])}")
     limit = cost_line(sb, config, client)
     if config is not None:

@@ -106,7 +106,10 @@ def controls() -> Point:
 def _move_point(key: str) -> None:
     """A click on the phase diagram moves the point there."""
     event = st.session_state.get(key)
-    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else []
+    try:  # Streamlit's selection state: {"selection": {"points": [{"x": ..., "y": ...}, ...]}}
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        points = []
     if points:
         st.session_state["theory.sigma_w2"] = float(np.clip(round(points[0]["x"], 2), *SW2))
         st.session_state["theory.sigma_b2"] = float(np.clip(round(points[0]["y"], 3), *SB2))
@@ -126,8 +129,11 @@ def phase_section(point: Point) -> None:
                         point=(point.sigma_w2, point.sigma_b2))
     # An invisible grid of points makes every place of the diagram clickable.
     gx, gy = np.meshgrid(sw2[::2], sb2[::2])
+    xi = grid["xi_c"][::2, ::2].ravel()
     fig.add_scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", marker=dict(size=14, opacity=0), showlegend=False,
-                    hoverinfo="skip", name="click")
+                    customdata=xi, name="click",  # a hover of its own: a skipped trace gets no clicks
+                    hovertemplate="σw² %{x:.2f}, σb² %{y:.3f}<br>ξ_c %{customdata:.3g} layers<br>"
+                                  "click to move the star here<extra></extra>")
     st.plotly_chart(fig, key="theory.phase", on_select=lambda: _move_point("theory.phase"),
                     selection_mode="points")
     st.caption("Colours: ξ_c, the depth over which two inputs stay distinguishable. Left of the white critical "
