@@ -55,10 +55,11 @@ class UploadStore:
     def __init__(self, data_dir: str | Path | None = None):
         self.folder = (Path(data_dir) if data_dir is not None else settings.data_dir()) / FOLDER
 
-    def save(self, raw: bytes, name: str = "upload.csv", client: str = "") -> UploadMeta:
-        """Parse (to refuse what cannot train), then store once; UploadError says why not."""
+    def save(self, raw: bytes, name: str = "upload.csv", client: str = "", target: str = "") -> UploadMeta:
+        """Parse with `target` (empty: the last column) to refuse what cannot train, then store once;
+        UploadError says why not. Any other column can still be the target of a run."""
         try:
-            table = csvdata.parse_csv(raw)
+            table = csvdata.parse_csv(raw, target=target or None)
         except csvdata.CsvError as exc:
             raise UploadError(str(exc)) from None
         digest = table.content_hash

@@ -92,3 +92,14 @@ def test_a_run_trains_on_string_class_labels(service):
     assert records[-1].status == "finished" and start.layers[-1].units == 3 and start.n_features == 4
     confusion = [r for r in records if r.kind == "confusion"][0]
     assert sum(map(sum, confusion.val)) == start.n_val
+
+
+def test_the_chosen_target_decides_whether_a_table_can_train(service):
+    svc, _ = service
+    c = svc.client()
+    raw = b"x,label,source\n" + b"".join(f"{i / 10},{i % 2},lab\n".encode() for i in range(40))  # last: constant
+    with pytest.raises(BackendError) as err:
+        c.upload_dataset(raw, "constant-last.csv", "up-g")
+    assert err.value.status == 400 and "source" in str(err.value)
+    meta = c.upload_dataset(raw, "constant-last.csv", "up-g", target="label")
+    assert meta["summary"]["classes"] == 2 and meta["summary"]["target"] == "label"

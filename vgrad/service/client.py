@@ -100,9 +100,11 @@ class BackendClient:
             raise BackendError(f"unknown action {action!r}; use one of {', '.join(Action)}") from None
         return self._call("POST", f"/jobs/{job_id}/{action}")
 
-    def upload_dataset(self, raw: bytes, name: str, client_id: str = "") -> dict:
-        """Store a CSV file in the service: {"id" (use as data_id), "rows", "columns", "summary", ...}."""
-        return self._call("POST", "/datasets", params={"name": str(name)[:200]}, data=raw,
+    def upload_dataset(self, raw: bytes, name: str, client_id: str = "", target: str = "") -> dict:
+        """Store a CSV file in the service: {"id" (use as data_id), "rows", "columns", "summary", ...}.
+        `target` (empty: the last column) is the column it is checked against."""
+        return self._call("POST", "/datasets", params={"name": str(name)[:200], "target": str(target)[:200]},
+                          data=raw,
                           headers={"X-Vgrad-Client": client_id[:100], "Content-Type": "text/csv"})
 
     def dataset(self, data_id: str) -> dict:

@@ -53,6 +53,7 @@ def _problem(status: int, detail: str):
 # The app refuses bodies over 256 kB (a job's JSON); an upload's own limit is checked below, as it arrives.
 @router.post("/datasets", response_model=UploadInfo, max_body_size=2**40)
 async def upload(request: Request, name: str = Query("upload.csv", max_length=200),
+                 target: str = Query("", max_length=200, description="the target column (empty: the last)"),
                  x_vgrad_client: str | None = Header(None, max_length=100, description="the browser session")):
     """Store an uploaded CSV (raw body). 413: over the size limit; 400: not a table vgrad can train on."""
     limit = settings.max_upload_bytes()
@@ -70,7 +71,7 @@ async def upload(request: Request, name: str = Query("upload.csv", max_length=20
     raw = b"".join(chunks)
     try:
         client = x_vgrad_client or (request.client.host if request.client else "")
-        meta = await run_in_threadpool(store_of(request).save, raw, name, client)
+        meta = await run_in_threadpool(store_of(request).save, raw, name, client, target)
     except UploadError as exc:
         return _problem(400, str(exc))
     return info(meta)

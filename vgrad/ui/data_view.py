@@ -96,7 +96,7 @@ def csv_upload(client: BackendClient | None, key: str, client_id: str = "") -> U
                      icon=":material/upload:"):
         return st.session_state.get(f"{key}.used")
     try:
-        meta = client.upload_dataset(raw, uploaded.name, client_id)
+        meta = client.upload_dataset(raw, uploaded.name, client_id, target)
     except BackendError as exc:
         st.error(f"The service did not take the file: {escape_markdown(str(exc))}")
         return None
