@@ -1,0 +1,116 @@
+"""Sweeps on a real Ray cluster: a head started here (`ray start --head`), reached by its address.
+
+Skipped only when ray cannot be imported (CI installs requirements.txt, so it runs there).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements.txt)")
+
+from vgrad import RunConfig  # noqa: E402
+from vgrad.executors import InlineExecutor, RayExecutor  # noqa: E402
+from vgrad.sweep import make_spec, run_sweep  # noqa: E402
+from vgrad.train.sweep_cells import run_task  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ours(temp_dir: str, port: int) -> list[psutil.Process]:
+    """The processes of the head started here (their command lines name its temp dir or port) and
+    everything they started (Ray's workers)."""
+    found = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if temp_dir in line or f":{port} " in f"{line} " or f"--port={port}" in line:
+            found[proc.pid] = proc
+            try:
+                found.update({c.pid: c for c in proc.children(recursive=True)})
+            except psutil.Error:
+                pass
+    return list(found.values())
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    port = _free_port()
+    temp_dir = tempfile.mkdtemp(prefix="vr", dir="/tmp")
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    cmd = [ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard=false",
+           "--disable-usage-stats", "--node-ip-address", "127.0.0.1", "--temp-dir", temp_dir,
+           "--ray-client-server-port", str(_free_port()), "--dashboard-port", str(_free_port())]
+    started = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr[-2000:]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:  # `ray stop` would stop every Ray process on the machine: stop ours, by process id
+        procs = _ours(temp_dir, port)
+        for p in procs:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except psutil.Error:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=2)
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_sweep_on_ray_equals_the_same_sweep_in_this_process(ray_address):
+    spec = make_spec(RunConfig(activation="tanh", hidden_layers=3), ["init_gain=0.5,2"], seeds=2, steps=12)
+    seen = []
+    result = run_sweep(spec, RayExecutor(run_task, ray_address), on_cell=seen.append, workers=2)  # two tasks
+    assert result.complete and sorted(c.cell for c in seen) == [0, 1]
+    assert not ray.is_initialized()  # the executor connected, and disconnects when done
+    here = run_sweep(spec, InlineExecutor(run_task), workers=2)
+    assert [c.measures for c in result.cells] == [c.measures for c in here.cells]
+    assert {m.engine for c in result.cells for m in c.measures} == {"stacked"}
+    with pytest.raises(RuntimeError, match="cannot reach the Ray cluster at 127.0.0.1:1"):
+        run_sweep(spec, RayExecutor(run_task, "127.0.0.1:1"))
+
+
+def test_a_worker_killed_mid_sweep_is_retried_and_every_cell_arrives(ray_address):
+    """(Connected by this process first, as the service would be: the executor keeps that connection.)"""
+    ray.init(address=ray_address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
+    spec = make_spec(RunConfig(activation="tanh"), ["hidden_layers=12,16", "init_gain=0.5,1.5,3"], steps=300)
+    out = {}
+    runner = threading.Thread(target=lambda: out.update(
+        result=run_sweep(spec, RayExecutor(run_task, ray_address, max_retries=3), workers=2)))
+    runner.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and runner.is_alive() and time.monotonic() < deadline:
+        for proc in psutil.process_iter(["cmdline"]):
+            if (proc.info["cmdline"] or [""])[0].startswith("ray::vgrad_sweep_task"):
+                os.kill(proc.pid, signal.SIGKILL)  # the worker process running a task
+                killed = proc.pid
+                break
+        time.sleep(0.05)
+    runner.join(240)
+    try:
+        assert killed is not None, "no task was seen running"
+        result = out["result"]
+        assert result.complete and sorted(c.cell for c in result.cells) == list(range(6))
+        assert all(m.status == "finished" and m.steps == 300 for c in result.cells for m in c.measures)
+        assert ray.is_initialized()
+    finally:
+        ray.shutdown()
