@@ -1,7 +1,8 @@
-"""Command line: `python -m vgrad presets | train | serve`.
+"""Command line: `python -m vgrad presets | train | sweep | serve`.
 
     python -m vgrad presets
     python -m vgrad train --preset notebook-deep-sigmoid --set epochs=50 --out run.json --csv steps.csv
+    python -m vgrad sweep --set activation=tanh --axis hidden_layers=2,4,8 --axis init_gain=0.5:3:11 --out s.csv
     python -m vgrad serve --port 8501
 """
 
@@ -18,6 +19,7 @@ from vgrad.config import ConfigError, RunConfig
 from vgrad.presets import PRESETS, preset
 from vgrad.records import Record, Status, StepRecord
 from vgrad.run import Run
+from vgrad.sweep import CellResult, CsvLog, SweepError, SweepResult, SweepSpec, make_spec, run_sweep
 from vgrad.text import MISSING, num, orders_short, pct
 
 
@@ -35,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "serve":
             return cmd_serve(args)
-    except (ConfigError, UsageError) as exc:
+        if args.command == "sweep":
+            return cmd_sweep(args)
+    except (ConfigError, UsageError, SweepError) as exc:
         print(f"vgrad: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -56,6 +60,28 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="write the run as JSON here")
     train.add_argument("--csv", help="write the per-step x layer table as CSV here")
     train.add_argument("--quiet", action="store_true", help="no live progress line")
+    sweep = sub.add_parser("sweep", help="train a grid of configs (1-3 axes x seeds) and summarise each cell")
+    sweep.add_argument("--preset", help="the base config starts from this preset")
+    sweep.add_argument("--config", help="JSON file of field: value pairs for the base config")
+    sweep.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="set one base field")
+    sweep.add_argument("--axis", action="append", default=[], metavar="FIELD=VALUES",
+                       help="a swept field: a,b,c (a list), a:b:n (n evenly spaced values) or a:b:n:log")
+    sweep.add_argument("--seeds", type=int, default=1, help="trainings per cell (seed, seed+1, ...)")
+    sweep.add_argument("--steps", type=int, default=0, help="optimizer steps per cell (0: the base config's)")
+    sweep.add_argument("--mode", choices=("trained", "init"), default="trained",
+                       help="trained: train each cell; init: one gradient measurement at initialisation")
+    sweep.add_argument("--threshold", type=float, default=0.3, help="training loss that steps_to_loss counts to")
+    sweep.add_argument("--out", help="CSV file, one row per cell and seed, appended as cells finish; run the "
+                       "same sweep again with the same --out to resume")
+    sweep.add_argument("--json", nargs="?", const="-", metavar="PATH",
+                       help="write the result (cells, summaries, seeds) as JSON to PATH, or to stdout")
+    sweep.add_argument("--executor", choices=("local", "ray"), default=None,
+                       help="local: a process pool on this machine (default); ray: a Ray cluster (--address)")
+    sweep.add_argument("--address", default=None, help="Ray cluster address HOST:PORT or auto "
+                       "(default VGRAD_RAY_ADDRESS); implies --executor ray")
+    sweep.add_argument("--workers", type=int, default=None, help="local processes (default: one per core; "
+                       "1 = this process)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     serve = sub.add_parser("serve", help="start the dashboard and its training backend")
     serve.add_argument("--port", type=int, default=_env_int("VGRAD_PORT", 8501))
     serve.add_argument("--host", default=os.environ.get("VGRAD_HOST", "localhost"),
@@ -133,6 +159,139 @@ def cmd_train(args: argparse.Namespace) -> int:
         run.to_csv(args.csv)
         print(f"wrote {args.csv}")
     return 1 if run.status == Status.FAILED else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    base = build_config(args.preset, args.config, args.set)
+    if not args.axis:
+        raise UsageError("sweep needs at least one --axis FIELD=VALUES (e.g. --axis hidden_layers=2,4,8)")
+    spec = make_spec(base, args.axis, seeds=args.seeds, mode=args.mode, steps=args.steps, threshold=args.threshold)
+    for path in (args.out, args.json if args.json != "-" else None):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"cannot write {path}: no such directory")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
+    address = args.address or (os.environ.get("VGRAD_RAY_ADDRESS", "").strip() if args.executor != "local" else "")
+    if args.executor == "ray" and not address:
+        raise UsageError("--executor ray needs --address HOST:PORT (or auto, or VGRAD_RAY_ADDRESS)")
+    if address:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError("--address needs the ray package (pip install -r requirements.txt)") from None
+    log = CsvLog(args.out, spec) if args.out else None
+    done = log.open() if log else []
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from vgrad.executors import LocalExecutor, RayExecutor
+    from vgrad.train.sweep_cells import run_task
+
+    workers = args.workers or (1 if args.mode == "init" else os.cpu_count() or 1)
+    executor = RayExecutor(run_task, address) if address else LocalExecutor(run_task, workers)
+    progress = SweepProgress(spec, len(done), enabled=not args.quiet and sys.stderr.isatty())
+    if done:
+        print(f"vgrad: resuming {args.out}: {len(done)} of {spec.n_cells} cells done", file=sys.stderr)
+
+    def on_cell(result: CellResult) -> None:
+        if log:
+            log.append(result)
+        progress(result)
+
+    try:
+        result = run_sweep(spec, executor, on_cell=on_cell, done=done, workers=workers)
+    except RuntimeError as exc:  # the Ray cluster cannot be reached
+        raise UsageError(str(exc)) from None
+    finally:
+        progress.close()
+    if args.json:
+        text = result.to_json()
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text)
+    if args.json != "-":
+        print(sweep_table(result))
+        for path in (args.out, args.json):
+            if path:
+                print(f"wrote {path}")
+    return 0
+
+
+class SweepProgress:
+    """A progress bar on stderr (a tty only), one update per finished cell."""
+
+    def __init__(self, spec: SweepSpec, done: int = 0, enabled: bool = True):
+        self.total, self.done, self.start_done = spec.n_cells, done, done
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        if enabled:
+            self._draw()
+
+    def __call__(self, result: CellResult) -> None:
+        self.done += 1
+        if self.enabled:
+            self._draw()
+
+    def _draw(self) -> None:
+        elapsed = time.perf_counter() - self.started
+        new = self.done - self.start_done
+        rate = new / elapsed if elapsed > 0 and new else 0.0
+        left = (self.total - self.done) / rate if rate else None
+        width = 30
+        filled = int(width * self.done / max(1, self.total))
+        eta = f"  eta {left:.0f} s" if left is not None else ""
+        line = (f"sweep [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} cells  "
+                f"{rate:.2f} cells/s{eta}")
+        sys.stderr.write("\r" + line.ljust(90))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+SWEEP_TABLE_ROWS = 200
+
+
+def sweep_table(result: SweepResult) -> str:
+    """One line per cell: its values, the medians over seeds, what diverged, and theory's chi_1 and xi_c."""
+    spec = result.spec
+    names = [a.field for a in spec.axes]
+    head = [*names, "ratio@0", "ratio@end", "loss", "accuracy", "steps<thr", "diverged", "chi_1", "xi_c"]
+    if spec.mode == "init":
+        head = [*names, "ratio@0", "loss@0", "chi_1", "xi_c"]
+    lines = ["  ".join(f"{h:>10}" for h in head)]
+    for cell in result.cells[:SWEEP_TABLE_ROWS]:
+        s = cell.summary()
+        values = [_short(cell.values[n]) for n in names]
+        if spec.mode == "init":
+            loss0 = [m.loss_start for m in cell.measures if m.loss_start is not None]
+            row = [*values, _g(s["ratio_start"].median), _g(sorted(loss0)[len(loss0) // 2] if loss0 else None),
+                   _g(cell.chi_1), _g(cell.xi_c)]
+        else:
+            diverged = sum(m.diverged for m in cell.measures)
+            row = [*values, _g(s["ratio_start"].median), _g(s["ratio_end"].median), _g(s["loss"].median),
+                   _g(s["accuracy"].median), _g(s["steps_to_loss"].median), f"{diverged}/{len(cell.measures)}",
+                   _g(cell.chi_1), _g(cell.xi_c)]
+        lines.append("  ".join(f"{v:>10}" for v in row))
+    if len(result.cells) > SWEEP_TABLE_ROWS:
+        lines.append(f"... {len(result.cells) - SWEEP_TABLE_ROWS} more cells (see --out or --json)")
+    engines = {m.engine for c in result.cells for m in c.measures}
+    lines.append(f"{len(result.cells)} of {spec.n_cells} cells x {spec.seeds} seeds ({result.resumed} resumed) "
+                 f"in {result.seconds:.1f} s; ratio = first / last layer gradient norm (median over seeds); "
+                 f"engine: {', '.join(sorted(engines)) or MISSING}")
+    return "\n".join(lines)
+
+
+def _g(v) -> str:
+    if v is None:
+        return MISSING
+    if isinstance(v, float) and (v != v):
+        return MISSING
+    return f"{v:.3g}"
+
+
+def _short(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
