@@ -1,7 +1,9 @@
-"""Command line: `python -m vgrad presets | train | sweep | serve`.
+"""Command line: `python -m vgrad presets | datasets | train | sweep | serve`.
 
     python -m vgrad presets
+    python -m vgrad datasets
     python -m vgrad train --preset notebook-deep-sigmoid --set epochs=50 --out run.json --csv steps.csv
+    python -m vgrad train --data flowers.csv --target species --missing impute
     python -m vgrad sweep --set activation=tanh --axis hidden_layers=2,4,8 --axis init_gain=0.5:3:11 --out s.csv
     python -m vgrad serve --port 8501
 """
@@ -27,12 +29,22 @@ class UsageError(Exception):
     """Bad input on the command line; printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other (subcommands inherit the class)."""
+
+    def error(self, message: str):
+        print(f"vgrad: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "presets":
             return cmd_presets()
+        if args.command == "datasets":
+            return cmd_datasets()
         if args.command == "train":
             return cmd_train(args)
         if args.command == "serve":
@@ -50,13 +62,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vgrad", description="An interactive lab for the vanishing gradient problem.")
+    parser = _Parser(prog="vgrad", description="An interactive lab for the vanishing gradient problem.")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("presets", help="list the named experiments")
+    sub.add_parser("datasets", help="list the data sets that ship (train on a CSV file with train --data)")
     train = sub.add_parser("train", help="train one experiment and print per-layer gradients")
     train.add_argument("--preset", help="start from this preset (see `vgrad presets`)")
     train.add_argument("--config", help="JSON file of field: value pairs (or a run JSON with a config)")
     train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override one field")
+    train.add_argument("--data", metavar="FILE.csv", help="train on this CSV file (header row first; stored in "
+                       "VGRAD_DATA_DIR/datasets, so the run's link opens in the app on this machine)")
+    train.add_argument("--target", help="the CSV's target column (default: the last one)")
+    train.add_argument("--missing", choices=("drop", "impute"), help="rows with missing cells: drop them "
+                       "(default) or impute (median / most frequent)")
     train.add_argument("--out", help="write the run as JSON here")
     train.add_argument("--csv", help="write the per-step x layer table as CSV here")
     train.add_argument("--quiet", action="store_true", help="no live progress line")
@@ -110,6 +128,49 @@ def cmd_presets() -> int:
     return 0
 
 
+def cmd_datasets() -> int:
+    from vgrad import datasets
+
+    print(datasets.describe())
+    print("\nOr your own table: vgrad train --data FILE.csv [--target COLUMN] [--missing drop|impute]")
+    return 0
+
+
+def data_config(path: str, target: str | None, missing: str | None, sets: list[str]) -> list[str]:
+    """--data: store the CSV file where the app finds it and return the --set items that train on it."""
+    from vgrad import csvdata, settings
+    from vgrad.uploads import UploadError, UploadStore
+
+    try:
+        with open(path, "rb") as f:
+            raw = csvdata.read_limited(f, settings.max_upload_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read --data {path}: {exc.strerror or exc}") from None
+    except csvdata.CsvError as exc:
+        raise UsageError(f"--data {path}: {exc}") from None
+    try:
+        meta = UploadStore().save(raw, Path(path).name, target=target or "")
+    except UploadError as exc:
+        raise UsageError(f"--data {path}: {exc}") from None
+    items = ["dataset=csv", f"data_id={meta.id}", f"target={target or ''}", f"missing={missing or 'drop'}"]
+    if not any(s.partition("=")[0].strip() == "n_samples" for s in sets):  # all its rows, up to the field's cap
+        items.append(f"n_samples={max(20, min(meta.rows, 20000))}")
+    return items
+
+
+def table_line(config: RunConfig) -> str:
+    """The table a dataset=csv run trains on, in one line."""
+    from vgrad.uploads import UploadStore
+
+    table = UploadStore().table(config)
+    s = table.summary()
+    what = "regression" if s["task"] == "regression" else f"{s['classes']} classes"
+    extra = [f"{s['rows_dropped']} rows with missing cells dropped"] if s.get("rows_dropped") else []
+    extra += [f"{s['cells_imputed']} cells imputed"] if s.get("cells_imputed") else []
+    line = f"table {config.data_id[:12]}…: {s['rows']} rows, {s['features']} features, target {s['target']}: {what}"
+    return line + "".join(f"; {e}" for e in extra)
+
+
 def build_config(preset_name: str | None, config_file: str | None, sets: list[str]) -> RunConfig:
     """Preset, then config file, then --set overrides; ConfigError/UsageError on bad input."""
     base = preset(preset_name) if preset_name else RunConfig()
@@ -135,7 +196,20 @@ def build_config(preset_name: str | None, config_file: str | None, sets: list[st
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    config = build_config(args.preset, args.config, args.set)
+    sets = list(args.set)
+    if args.data:
+        sets = data_config(args.data, args.target, args.missing, sets) + sets
+    elif args.target is not None or args.missing is not None:
+        raise UsageError("--target and --missing describe a CSV file: give it with --data FILE.csv")
+    config = build_config(args.preset, args.config, sets)
+    if config.dataset == "csv":
+        from vgrad.uploads import UploadError, with_table
+
+        try:
+            config = with_table(config)
+            print(table_line(config))
+        except UploadError as exc:
+            raise UsageError(str(exc)) from None
     for path in (args.out, args.csv):
         if path and not Path(path).resolve().parent.is_dir():
             raise UsageError(f"cannot write {path}: no such directory")
