@@ -67,3 +67,11 @@ def test_bad_data_files_are_one_clear_line(tmp_path):
         assert out.returncode == 2, (args, out.stdout, out.stderr)
         assert words in out.stderr, (args, out.stderr)
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_a_regression_run_reports_r2_not_accuracy():
+    out = _vgrad("train", "--set", "dataset=diabetes", "--set", "epochs=2", "--set", "hidden_layers=2",
+                 "--set", "standardize=true", "--set", "learning_rate=0.01", "--quiet")
+    assert out.returncode == 0, out.stderr
+    final = [line for line in out.stdout.splitlines() if line.startswith("final loss")][0]
+    assert " r2 " in final and "val_r2" in final and "accuracy" not in final

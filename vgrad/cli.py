@@ -416,9 +416,10 @@ def summary(run: Run) -> str:
         lines.append(f"attenuation last->first layer: {orders_short(run.attenuation_orders(0))} orders of magnitude "
                      f"at the first step, {orders_short(run.attenuation_orders(-1))} at the last")
     m = run.final_metrics()
+    score = "r2" if run.task == "regression" else "accuracy"  # regression: loss is MSE, R² beside it
     if run.epochs:
-        lines.append(f"final loss {num(m['loss'], 4)}  accuracy {num(m['accuracy'])}  "
-                     f"val_loss {num(m['val_loss'], 4)}  val_accuracy {num(m['val_accuracy'])}")
+        lines.append(f"final loss {num(m['loss'], 4)}  {score} {num(m[score])}  "
+                     f"val_loss {num(m['val_loss'], 4)}  val_{score} {num(m['val_' + score])}")
     lines.append(f"status: {run.status} ({run.message})")
     return "\n".join(lines)
 
