@@ -2,8 +2,9 @@
 
     run = vgrad.train(vgrad.preset("notebook-deep-sigmoid"), on_record=print)
 
-Every gradient comes from tf.GradientTape on the real loss (binary cross-entropy plus any
-L1/L2 penalty) of the step's batch, before the optimizer applies it.
+Every gradient comes from tf.GradientTape on the real loss (binary cross-entropy, sparse categorical
+cross-entropy for more classes, mean squared error for regression, plus any L1/L2 penalty) of the
+step's batch, before the optimizer applies it.
 
 Speed: each step is one call of a compiled tf.function that computes the update (fused, see
 vgrad.train.optim) and every statistic in the same graph. While it traces (seconds for a deep net), the
