@@ -4,75 +4,26 @@ Skipped only when ray cannot be imported (CI installs requirements.txt, so it ru
 """
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements.txt)")
 
+from tests.ray_head import RayHead  # noqa: E402
 from vgrad import RunConfig  # noqa: E402
 from vgrad.executors import InlineExecutor, RayExecutor  # noqa: E402
 from vgrad.sweep import make_spec, run_sweep  # noqa: E402
 from vgrad.train.sweep_cells import run_task  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ours(temp_dir: str, port: int) -> list[psutil.Process]:
-    """The processes of the head started here (their command lines name its temp dir or port) and
-    everything they started (Ray's workers)."""
-    found = {}
-    for proc in psutil.process_iter(["cmdline"]):
-        line = " ".join(proc.info["cmdline"] or [])
-        if temp_dir in line or f":{port} " in f"{line} " or f"--port={port}" in line:
-            found[proc.pid] = proc
-            try:
-                found.update({c.pid: c for c in proc.children(recursive=True)})
-            except psutil.Error:
-                pass
-    return list(found.values())
-
-
 @pytest.fixture(scope="module")
 def ray_address():
-    port = _free_port()
-    temp_dir = tempfile.mkdtemp(prefix="vr", dir="/tmp")
-    ray_cli = str(Path(sys.executable).parent / "ray")
-    cmd = [ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard=false",
-           "--disable-usage-stats", "--node-ip-address", "127.0.0.1", "--temp-dir", temp_dir,
-           "--ray-client-server-port", str(_free_port()), "--dashboard-port", str(_free_port())]
-    started = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert started.returncode == 0, started.stderr[-2000:]
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:  # `ray stop` would stop every Ray process on the machine: stop ours, by process id
-        procs = _ours(temp_dir, port)
-        for p in procs:
-            try:
-                p.send_signal(signal.SIGTERM)
-            except psutil.Error:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=2)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=5)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    with RayHead(num_cpus=2) as head:
+        yield head.address
 
 
 def test_a_sweep_on_ray_equals_the_same_sweep_in_this_process(ray_address):

@@ -98,8 +98,15 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("VGRAD_MAX_SWEEP_TRAININGS", "50000", "trainings of one sweep: cells x seeds", "Sweeps"),
     Setting("VGRAD_MAX_SWEEP_STEPS", "5000", "optimizer steps of one cell's training in a sweep", "Sweeps"),
     Setting("VGRAD_MAX_AXIS_VALUES", "1000", "values on one axis of a sweep", "Sweeps"),
-    Setting("VGRAD_RAY_ADDRESS", "", "Ray cluster a sweep runs on (HOST:PORT or auto; `--address` wins); "
-            "unset: a local process pool", "Sweeps"),
+    Setting("VGRAD_MAX_SWEEPS", "4", "sweeps the training service runs at once, all browser sessions together "
+            "(one per session; their cells share the workers and the fair queue with every other job)", "Sweeps"),
+    # Ray (a cluster for sweeps and, with VGRAD_EXECUTOR=ray, for every training of the service)
+    Setting("VGRAD_RAY_ADDRESS", "", "Ray cluster (HOST:PORT, or auto: the one this machine belongs to) a sweep of "
+            "`python -m vgrad sweep` runs on (`--address` wins; unset: a local process pool), and the training "
+            "service's with VGRAD_EXECUTOR=ray (unset: auto)", "Ray"),
+    Setting("VGRAD_EXECUTOR", "local", "where the training service runs every job and sweep cell: local (its "
+            "VGRAD_WORKERS threads) or ray (a task each on the cluster at VGRAD_RAY_ADDRESS, records streamed back; "
+            "an unreachable cluster at start: local, and /health says why)", "Ray"),
     # Classes (a teacher's class and its students' runs; see vgrad.classroom)
     Setting("VGRAD_MAX_CLASSES", "100", "classes one server keeps", "Classes"),
     Setting("VGRAD_MAX_CLASS_RUNS", "500", "students' runs one class keeps (the oldest are not deleted: new ones are "
@@ -189,6 +196,11 @@ def sweep_limits() -> dict[str, int]:
     names = ("VGRAD_MAX_SWEEP_CELLS", "VGRAD_MAX_SWEEP_SEEDS", "VGRAD_MAX_SWEEP_TRAININGS", "VGRAD_MAX_SWEEP_STEPS",
              "VGRAD_MAX_AXIS_VALUES")
     return {name: get_int(name, low=1) for name in names}
+
+
+def max_sweeps() -> int:
+    """Sweeps the service runs at once (queued or running), all sessions together: VGRAD_MAX_SWEEPS (default 4)."""
+    return get_int("VGRAD_MAX_SWEEPS", low=1)
 
 
 def describe() -> str:

@@ -1,4 +1,5 @@
-"""The training service's FastAPI app: a JobManager, the routes of vgrad.service.routes, the
+"""The training service's FastAPI app: a JobManager (and the SweepManager of vgrad.service.sweeps that
+queues its sweeps' tasks there), the routes of vgrad.service.routes, uploads and sweeps, the
 token and Host checks of vgrad.service.security, and errors as one sentence. The OpenAPI page is
 served at /docs (it needs the token too).
 
@@ -14,8 +15,9 @@ from dataclasses import replace
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
-from vgrad.service import uploads
+from vgrad.service import sweeps, uploads
 from vgrad.service.jobs import JobError, JobManager
+from vgrad.service.ray_jobs import from_settings as executor_from_settings
 from vgrad.service.routes import SafeJSONResponse, router
 from vgrad.service.security import Guard, allowed_hosts, new_token
 from vgrad.service.settings import Settings
@@ -30,24 +32,34 @@ def create_app(settings: Settings | None = None, train: Callable | None = None) 
     settings = settings or Settings.from_env()
     if not settings.token:
         settings = replace(settings, token=new_token())
-    manager = JobManager(settings, train=train)
+    executor = None if train is not None else executor_from_settings(settings)  # VGRAD_EXECUTOR=ray: a cluster
+    manager = JobManager(settings, train=train, executor=executor)
+    sweep_manager = sweeps.SweepManager(manager)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if executor is not None:
+            executor.start()  # connects in the background; jobs wait for it, /health shows how it went
         manager.start()
+        sweep_manager.start()
         yield
+        sweep_manager.close()
         manager.close()
+        if executor is not None:
+            executor.close()
 
     app = FastAPI(title="vgrad training service", version="1", lifespan=lifespan, max_body_size=256_000,
                   default_response_class=SafeJSONResponse,
                   description="Trains vgrad RunConfigs in a bounded worker pool and streams their records.")
     app.state.manager = manager
+    app.state.sweeps = sweep_manager
     app.state.token = settings.token
     app.add_middleware(Guard, token=settings.token, hosts=allowed_hosts(settings))
     app.add_exception_handler(JobError, job_error)
     app.add_exception_handler(RequestValidationError, bad_request)
     app.include_router(router)
     app.include_router(uploads.router)
+    app.include_router(sweeps.router)
     return app
 
 

@@ -5,6 +5,8 @@
     page = client.records(job["id"], offset=0)      # Page: typed records, next offset, more, status, ...
     for record in client.events(job["id"]):          # Server-Sent Events until the status record
         print(type(record).__name__)
+    sweep = client.submit_sweep(spec, client_id="session-1")        # a vgrad.sweep.SweepSpec
+    page = client.sweep(sweep["id"], offset=0)       # SweepPage: status, done/total, left, typed cells
 
 Every request carries `Authorization: Bearer <token>`. Records arrive validated as vgrad.records'
 types, a bounded page at a time (`page.more`: ask again at once). Every failure raises BackendError
@@ -24,6 +26,8 @@ import requests
 
 from vgrad.config import RunConfig
 from vgrad.records import Action, Record, RecordError, Status, StatusRecord, parse
+from vgrad.sweep import CellResult, SweepError, SweepSpec
+from vgrad.sweep_results import SweepResultError, cell_from_dict
 
 
 class BackendError(Exception):
@@ -49,6 +53,27 @@ class Page:
     step: int = 0
     total_steps: int = 0
     paused: bool = False
+
+
+@dataclass(frozen=True)
+class SweepPage:
+    """One answer of GET /sweeps/{id}: progress and the cells that finished from `offset` on (typed)."""
+
+    id: str
+    status: str  # queued, running, finished, cancelled, failed
+    done: int
+    total: int
+    elapsed: float
+    left: float | None
+    message: str
+    spec: SweepSpec
+    cells: list[CellResult]
+    next: int
+    more: bool = False
+
+    @property
+    def final(self) -> bool:
+        return self.status in ("finished", "cancelled", "failed")
 
 
 class BackendClient:
@@ -116,6 +141,37 @@ class BackendClient:
 
     def delete_dataset(self, data_id: str) -> dict:
         return self._call("DELETE", f"/datasets/{data_id}")
+
+    def submit_sweep(self, spec: SweepSpec | dict, client_id: str, label: str = "", remote: str | None = None) -> dict:
+        """Queue a sweep of session `client_id`: {"id", "status", "n_cells", "n_tasks"}. 400 refused spec (its
+        sentence), 413 a cell over a run limit, 429 the session runs a sweep already (or the server its most)."""
+        data = spec.to_dict() if isinstance(spec, SweepSpec) else dict(spec)
+        headers = {"X-Vgrad-Client": client_id[:100]}
+        if remote:
+            headers["X-Vgrad-Remote"] = remote[:100]
+        return self._call("POST", "/sweeps", json={**data, "label": label[:200]}, headers=headers)
+
+    def sweep(self, sweep_id: str, offset: int = 0, limit: int | None = None, spec: SweepSpec | None = None) -> SweepPage:
+        """Progress of a sweep and its cells from `offset` (in the order they finished), parsed. Pass the
+        sweep's `spec` when you have it: it is then not read (and checked) again on every poll."""
+        params = {"offset": offset} if limit is None else {"offset": offset, "limit": limit}
+        page = self._call("GET", f"/sweeps/{sweep_id}", params=params)
+        try:
+            spec = spec or SweepSpec.from_dict(page["spec"])
+            left = page.get("left")
+            return SweepPage(id=str(page["id"]), status=str(page["status"]), done=int(page["done"]),
+                             total=int(page["total"]), elapsed=float(page["elapsed"]),
+                             left=None if left is None else float(left), message=str(page.get("message") or ""),
+                             spec=spec, cells=[cell_from_dict(c, spec) for c in page["cells"]],
+                             next=int(page["next"]), more=bool(page.get("more", False)))
+        except (SweepError, SweepResultError, KeyError, TypeError, ValueError) as exc:
+            raise BackendError(f"the training service sent a sweep vgrad cannot read: {exc}") from None
+
+    def stop_sweep(self, sweep_id: str) -> dict:
+        return self._call("POST", f"/sweeps/{sweep_id}/stop")
+
+    def sweeps(self, client_id: str | None = None) -> list[dict]:
+        return self._call("GET", "/sweeps", params={"client": client_id} if client_id else None)
 
     def jobs(self, client_id: str | None = None) -> list[dict]:
         return self._call("GET", "/jobs", params={"client": client_id} if client_id else None)

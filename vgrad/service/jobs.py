@@ -6,7 +6,9 @@
     manager.page(job.id, offset=0)                   # status and a bounded page of records' JSON
     manager.control(job.id, Action.PAUSE)            # pause / resume / step / stop
 
-Each worker calls `vgrad.train.engine.train(config, on_record=..., should_stop=..., pace=...)`.
+Each worker calls `vgrad.train.engine.train(config, on_record=..., should_stop=..., pace=...)`, or,
+for a work item queued with `submit_task` (a sweep's tasks, vgrad.service.sweeps), the task runner
+`vgrad.train.sweep_cells.run_task(task, should_stop)`: both in `_execute`, the one place a worker runs work.
 Pause and single step work through `pace` (it blocks while paused and returns 1 per step
 request); stop through `should_stop`. Each record is serialised once, as it arrives: a read
 joins the stored JSON bytes of at most `page_bytes`.
@@ -32,9 +34,10 @@ import secrets
 import sys
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from vgrad.config import RunConfig
 from vgrad.records import Action, Record, Status, StatusRecord, StepRecord, size
@@ -97,6 +100,9 @@ class Job:
     stop_requested: bool = False
     stop_reason: str = ""
     cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    # A work item that is not a training (submit_task): its payload, and who gets its result.
+    task: Any = field(default=None, repr=False)
+    on_done: Callable[[Any, str], None] | None = field(default=None, repr=False)
 
     @property
     def done(self) -> bool:
@@ -116,10 +122,14 @@ class Job:
 class JobManager:
     """The queue, the worker threads and the bookkeeping of every job."""
 
-    def __init__(self, settings: Settings, train: Callable | None = None):
+    def __init__(self, settings: Settings, train: Callable | None = None, run_task: Callable | None = None,
+                 executor: Any = None):
         self.settings = settings
         self.limits = settings.limits
         self._train = train
+        self._run_task = run_task  # runs submit_task's items (default vgrad.train.sweep_cells.run_task)
+        # Runs the work elsewhere when usable (vgrad.service.ray_jobs.RayJobs); else these worker threads do.
+        self.executor = executor
         self._cv = threading.Condition()
         self._jobs: dict[str, Job] = {}
         self._queue: list[Job] = []  # queued jobs, oldest first (the start order is _key's)
@@ -207,7 +217,8 @@ class JobManager:
         with self._cv:
             if self._closing:
                 raise JobError(503, "the service is shutting down")
-            active = [j for j in self._jobs.values() if not j.done and (j.client == client or j.remote == remote)]
+            active = [j for j in self._jobs.values()
+                      if not j.done and j.task is None and (j.client == client or j.remote == remote)]
             mine = sum(1 for j in active if j.client == client)
             if mine >= lim.max_jobs_per_client:
                 raise JobError(429, f"you already have {mine} jobs running or queued; the server allows at most "
@@ -218,8 +229,9 @@ class JobManager:
                 raise JobError(429, f"{ours} jobs from your address are running or queued; the server allows at "
                                f"most {lim.max_jobs_per_address} per address (VGRAD_MAX_JOBS_PER_ADDRESS). "
                                "Stop one or wait for one to finish.")
-            if len(self._queue) >= lim.max_queued:
-                raise JobError(429, f"the queue is full ({len(self._queue)} jobs waiting; at most {lim.max_queued}, "
+            waiting = sum(1 for j in self._queue if j.task is None)
+            if waiting >= lim.max_queued:
+                raise JobError(429, f"the queue is full ({waiting} jobs waiting; at most {lim.max_queued}, "
                                "VGRAD_MAX_QUEUED). Try again in a minute.")
             self._seq += 1
             job = Job(id=f"{self.instance}-{self._seq}-{secrets.token_hex(4)}", client=client, label=label,
@@ -229,6 +241,27 @@ class JobManager:
             self._version += 1
             self._cv.notify_all()
             return job  # "queued" even when a free worker takes it at once: answer without waiting
+
+    def submit_task(self, task: Any, config: RunConfig, client: str, remote: str = "", label: str = "",
+                    on_done: Callable[[Any, str], None] | None = None) -> Job:
+        """Queue a work item that is not a training (a sweep's vgrad.sweep.Task) in the same fair queue and
+        worker pool: a worker runs `run_task(task, should_stop)` and hands `on_done(result, error)` its
+        result ("" or a sentence), in the worker thread. `config` is what it trains (for its cost).
+
+        Its owner caps and follows it: an item is not counted against the job caps, not listed by
+        jobs(), never abandoned by the reaper (stop it with control(id, "stop")), and forgotten when it
+        ends (a stop before it starts ends it at once, without on_done)."""
+        with self._cv:
+            if self._closing:
+                raise JobError(503, "the service is shutting down")
+            self._seq += 1
+            job = Job(id=f"{self.instance}-{self._seq}-{secrets.token_hex(4)}", client=client, label=label,
+                      config=config, remote=remote, seq=self._seq, task=task, on_done=on_done)
+            self._jobs[job.id] = job
+            self._queue.append(job)
+            self._version += 1
+            self._cv.notify_all()
+            return job
 
     def get(self, job_id: str, touch: bool = True) -> Job:
         with self._cv:
@@ -253,7 +286,7 @@ class JobManager:
 
     def jobs(self, client: str | None = None) -> list[Job]:
         with self._cv:
-            found = [j for j in self._jobs.values() if client is None or j.client == client]
+            found = [j for j in self._jobs.values() if j.task is None and (client is None or j.client == client)]
             if client is not None:
                 for job in found:
                     self._touch(job)
@@ -336,6 +369,9 @@ class JobManager:
     def _running_count(self, client: str | None = None) -> int:
         return sum(1 for j in self._jobs.values() if j.status == Status.RUNNING and (client is None or j.client == client))
 
+    def _running_by_client(self) -> Counter:
+        return Counter(j.client for j in self._jobs.values() if j.status == Status.RUNNING)
+
     def _request_stop(self, job: Job, reason: str) -> None:
         if job.status == Status.QUEUED:
             self._queue.remove(job)
@@ -354,6 +390,10 @@ class JobManager:
             self._running -= 1
         job.status, job.message, job.finished = status, message, time.time()
         self._since_clear += 1
+        if job.task is not None:  # a work item is its owner's to remember
+            self._jobs.pop(job.id, None)
+            self._cv.notify_all()
+            return
         self._finished[job.id] = job
         self._stored += job.size
         self._evict()
@@ -383,21 +423,25 @@ class JobManager:
 
     def _next_job(self) -> Job | None:
         """The queued job to start next whose session is below its running limit."""
-        ready = [j for j in self._queue if self._running_count(j.client) < self.limits.max_running]
+        running = self._running_by_client()
+        ready = [j for j in self._queue if running[j.client] < self.limits.max_running]
         if not ready:
             return None
         return min(ready, key=lambda j: self._key(j, self._served_address, self._served_client))
 
     def _start_order(self) -> dict[str, int]:
-        """Queue positions: the round-robin played forward on copies of its clock."""
+        """Queue positions: the round-robin played forward on copies of its clock (until every training has
+        its place: work items need none, and a sweep may queue thousands)."""
         by_address, by_client, clock = dict(self._served_address), dict(self._served_client), self._served
         pending, order = list(self._queue), {}
-        while pending:
+        left = sum(1 for j in pending if j.task is None)
+        while pending and left:
             job = min(pending, key=lambda j: self._key(j, by_address, by_client))
             clock += 1
             by_address[job.remote] = by_client[job.client] = clock
             pending.remove(job)
             order[job.id] = len(order) + 1
+            left -= job.task is None
         return order
 
     def _served_now(self, job: Job) -> None:
@@ -431,7 +475,46 @@ class JobManager:
                 self._cv.notify_all()
             self._run(job)
 
+    def _execute(self, job: Job, on_record: Callable[[Record], None] | None = None) -> Any:
+        """The one place a worker runs a job's work: a training (its records go to on_record), or a work
+        item of submit_task (the task runner's result is returned)."""
+        def should_stop() -> bool:
+            return job.stop_requested
+
+        cluster = self.executor if self.executor is not None and self.executor.usable() else None
+        if job.task is not None:
+            if self._run_task is None:
+                from vgrad.train.sweep_cells import run_task
+
+                self._run_task = run_task
+            if cluster is not None:  # a Ray task on the cluster (vgrad.service.ray_jobs)
+                return cluster.run_task(self._run_task, job.task, should_stop)
+            return self._run_task(job.task, should_stop)
+        if cluster is not None:  # a Ray task streaming the records back (vgrad.service.ray_jobs)
+            return cluster.run(job, on_record, should_stop, job.pace)
+        return self._train(job.config, on_record=on_record, should_stop=should_stop, pace=job.pace)
+
+    def _run_item(self, job: Job) -> None:
+        """Run a work item, give its result to its owner, forget it."""
+        result, error = None, ""
+        try:
+            result = self._execute(job)
+        except BaseException as exc:  # a crashing task must not take its worker down
+            error = f"the task crashed: {type(exc).__name__}: {str(exc)[:500]}"
+        try:
+            if job.on_done is not None:
+                job.on_done(result, error)
+        except BaseException as exc:  # noqa: BLE001 - the owner's bug must not take the worker down either
+            error = error or f"its result could not be used: {type(exc).__name__}: {str(exc)[:300]}"
+        status = Status.CANCELLED if job.stop_requested else (Status.FAILED if error else Status.FINISHED)
+        with self._cv:
+            self._finish(job, status, error)
+
     def _run(self, job: Job) -> None:
+        if job.task is not None:
+            self._run_item(job)
+            return
+
         def on_record(record: Record) -> None:
             if isinstance(record, StepRecord):
                 job.step = record.step + 1
@@ -445,7 +528,7 @@ class JobManager:
                     self._finish(job, record.status, record.message)
 
         try:
-            self._train(job.config, on_record=on_record, should_stop=lambda: job.stop_requested, pace=job.pace)
+            self._execute(job, on_record)
         except BaseException as exc:  # a crashing job must not take its worker down
             if not job.done:
                 on_record(StatusRecord(status=Status.FAILED, step=job.step - 1,
@@ -463,6 +546,8 @@ class JobManager:
             now = time.monotonic()
             with self._cv:
                 for job in list(self._jobs.values()):
+                    if job.task is not None:
+                        continue  # its owner stops it (a sweep nobody polls)
                     idle = now - job.polled
                     if not job.done and not job.stop_requested and idle > s.abandon_seconds:
                         self._request_stop(job, f"cancelled: nobody polled this job for {s.abandon_seconds:g} s "

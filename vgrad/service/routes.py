@@ -105,7 +105,8 @@ async def health(request: Request) -> dict:
             "queued": counts["queued"], "precompiling": manager.precompiling, "workers": manager.settings.workers,
             "threads": process_threads(), "pid": os.getpid(), "instance": manager.instance,
             "authenticated": bool(request.scope.get("state", {}).get("authenticated")),
-            "limits": manager.limits.to_dict()}
+            "limits": manager.limits.to_dict(),
+            **(manager.executor.health() if manager.executor is not None else {"executor": "local", "ray": None})}
 
 
 @router.post("/jobs", response_model=Submitted, responses=ERRORS)

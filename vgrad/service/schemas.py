@@ -58,6 +58,15 @@ class RecordsPage(BaseModel):
     paused: bool
 
 
+class RayHealth(BaseModel):
+    address: str = Field(description="VGRAD_RAY_ADDRESS (HOST:PORT or auto)")
+    connected: bool = Field(description="true once the service is connected; trainings then run on the cluster")
+    reachable: bool | None = Field(description="the cluster answered its last check (every 5 s); null while connecting")
+    cpus: float | None = Field(description="CPUs of the cluster, all nodes together")
+    nodes: int | None = Field(description="nodes alive in the cluster")
+    error: str | None = Field(description="why the cluster is not used (the service then trains itself)")
+
+
 class Health(BaseModel):
     ok: bool
     ready: bool = Field(description="true once TensorFlow is imported and warm")
@@ -73,6 +82,10 @@ class Health(BaseModel):
     instance: str = Field(description="this process's id: the first part of its job ids; changes on a restart")
     authenticated: bool = Field(description="true when this request carried the service token")
     limits: dict[str, int]
+    executor: str = Field("local", description="where trainings run now: local (this service's worker threads) or "
+                          "ray (a Ray cluster, VGRAD_EXECUTOR=ray)")
+    ray: RayHealth | None = Field(None, description="the Ray cluster of VGRAD_EXECUTOR=ray, as last seen; null "
+                                  "with VGRAD_EXECUTOR=local")
 
 
 class Problem(BaseModel):

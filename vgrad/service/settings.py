@@ -15,6 +15,8 @@ VGRAD_PAGE_BYTES          1048576            bytes of records in one page of GET
 VGRAD_MAX_PAGE_BYTES      4194304            the largest page a client may ask for (max_bytes=)
 VGRAD_PAUSE_SECONDS       300                a job paused this long is cancelled when others wait for a worker
 VGRAD_BACKEND_URL         (unset)            the Streamlit app uses this service instead of starting one
+VGRAD_EXECUTOR            local              where trainings run: local (the worker threads) or ray (a cluster)
+VGRAD_RAY_ADDRESS         auto               the Ray cluster of VGRAD_EXECUTOR=ray (HOST:PORT or auto)
 
 Run-size and per-session limits (VGRAD_MAX_PARAMS, VGRAD_MAX_JOBS_PER_CLIENT, ...) are in vgrad.limits.
 """
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from vgrad.limits import Limits, env_int
 
 DEFAULT_PORT = 8502
+EXECUTORS = ("local", "ray")
 
 
 def cpu_count() -> int:
@@ -51,6 +54,8 @@ class Settings:
     page_bytes: int = 1_048_576
     max_page_bytes: int = 4_194_304
     pause_seconds: float = 300.0
+    executor: str = "local"  # local: trainings run in the worker threads; ray: on a Ray cluster (ray_jobs.py)
+    ray_address: str = ""  # the cluster of executor=ray ("" = auto)
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -85,6 +90,12 @@ class Settings:
         for name, var in (("page_bytes", "VGRAD_PAGE_BYTES"), ("max_page_bytes", "VGRAD_MAX_PAGE_BYTES")):
             if get(var):
                 values[name] = env_int(var, get(var), low=1024)
+        if get("VGRAD_EXECUTOR"):
+            values["executor"] = get("VGRAD_EXECUTOR").lower()
+            if values["executor"] not in EXECUTORS:
+                raise ValueError(f"VGRAD_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {get('VGRAD_EXECUTOR')[:40]!r}")
+        if get("VGRAD_RAY_ADDRESS"):
+            values["ray_address"] = get("VGRAD_RAY_ADDRESS")
         settings = cls(**values)
         if settings.page_bytes > settings.max_page_bytes:
             raise ValueError(f"VGRAD_PAGE_BYTES ({settings.page_bytes}) must not exceed VGRAD_MAX_PAGE_BYTES "

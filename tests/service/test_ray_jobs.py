@@ -1,0 +1,181 @@
+"""The service with VGRAD_EXECUTOR=ray: every training runs on a real local Ray cluster started here
+(`ray start --head` on a free port, stopped by process id), records streamed back as they are made.
+
+Skipped only when ray cannot be imported (CI installs requirements.txt, so it runs there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements.txt)")
+
+from tests.conftest import ServiceProcess  # noqa: E402
+from tests.ray_head import RayHead  # noqa: E402
+from tests.service.helpers import read_all, wait_for, wait_step_stable  # noqa: E402
+from vgrad.config import RunConfig  # noqa: E402
+from vgrad.records import StatusRecord, StepRecord  # noqa: E402
+from vgrad.service.ray_jobs import RayJobs  # noqa: E402
+from vgrad.service.settings import Settings  # noqa: E402
+
+# 200 epochs x 3 steps of a 2-layer net: about a second on a Ray worker.
+STREAMED = {"epochs": 200, "hidden_layers": 2, "n_samples": 100, "seed": 7}
+# 6000 steps: long enough to pause, step, stop, or kill its worker.
+LONGEST = {"epochs": 2000, "hidden_layers": 2, "n_samples": 100}
+
+
+@pytest.fixture(scope="module")
+def head():
+    with RayHead(num_cpus=2) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def service(head):
+    svc = ServiceProcess({"VGRAD_EXECUTOR": "ray", "VGRAD_RAY_ADDRESS": head.address, "VGRAD_WORKERS": "2",
+                          "VGRAD_WARM": "0"}).wait_ready()
+    wait_for(lambda: requests.get(svc.url + "/health", timeout=5).json()["ray"]["reachable"] is not None, 90,
+             what="the service to connect to the Ray cluster")
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    return service.client()
+
+
+def _steps(records) -> list[int]:
+    return [r.step for r in records if isinstance(r, StepRecord)]
+
+
+def test_health_says_trainings_run_on_the_ray_cluster(service, head):
+    health = requests.get(service.url + "/health", timeout=5).json()
+    assert health["executor"] == "ray"
+    assert health["ray"] == {"address": head.address, "connected": True, "reachable": True, "cpus": 2.0,
+                             "nodes": 1, "error": None}
+
+
+def test_records_stream_back_while_it_trains_and_equal_a_local_run(client):
+    jid = client.submit(RunConfig(**STREAMED), "ray-stream")["id"]
+    records = []
+
+    def some_steps_while_running():
+        page = client.records(jid, offset=len(records))
+        records.extend(page.records)
+        return page.status == "running" and _steps(records)
+
+    wait_for(some_steps_while_running, 90, every=0.02, what="step records of a running job")
+    total = RunConfig(**STREAMED).total_steps
+    assert 0 < len(_steps(records)) < total  # streamed: the rest is still being made
+    records += read_all(client, jid)[len(records):]
+    assert _steps(records) == list(range(total))
+    assert records[-1] == StatusRecord(status="finished", step=total - 1, message=f"trained {total} steps")
+
+    from vgrad.train import tfsetup
+    from vgrad.train.engine import train
+
+    tfsetup.configure()  # as the Ray worker did: one intra-op thread
+    here = []
+    train(RunConfig(**STREAMED), on_record=here.append)
+    assert [json.loads(r.to_json()) for r in records] == [json.loads(r.to_json()) for r in here]  # bit for bit
+
+
+def test_pause_step_resume_and_stop_reach_the_remote_training(client):
+    jid = client.submit(RunConfig(**LONGEST), "ray-control")["id"]
+    wait_for(lambda: client.job(jid)["step"] > 0, 90, what="the first steps")
+    client.control(jid, "pause")
+    paused = wait_step_stable(client, jid)
+    assert client.job(jid)["paused"] is True
+    client.control(jid, "step")
+    wait_for(lambda: client.job(jid)["step"] == paused + 1, 30, what="one step")
+    assert wait_step_stable(client, jid) == paused + 1  # exactly one step, then paused again
+    client.control(jid, "step")
+    client.control(jid, "step")
+    wait_for(lambda: client.job(jid)["step"] == paused + 3, 30, what="two more steps")
+    assert wait_step_stable(client, jid) == paused + 3
+    client.control(jid, "resume")
+    wait_for(lambda: client.job(jid)["step"] > paused + 20, 60, what="steps after the resume")
+    client.control(jid, "stop")
+    records = read_all(client, jid)
+    last = records[-1]
+    assert last.status == "cancelled" and last.message == f"stopped by request after {last.step + 1} steps"
+    assert _steps(records) == list(range(last.step + 1)) and last.step + 1 < RunConfig(**LONGEST).total_steps
+
+
+def test_a_killed_ray_worker_fails_its_job_with_a_sentence_and_the_service_goes_on(client, service, head):
+    jid = client.submit(RunConfig(**LONGEST), "ray-kill")["id"]
+    wait_for(lambda: client.job(jid)["step"] > 10, 90, what="the job to stream steps")
+    workers = head.workers("vgrad_train_job")
+    assert len(workers) == 1, workers
+    os.kill(workers[0].pid, signal.SIGKILL)
+    records = read_all(client, jid, timeout=60)
+    last = records[-1]
+    assert last.status == "failed" and last.step == _steps(records)[-1]
+    assert last.message.startswith(f"the Ray worker training this run died after {last.step + 1} steps")
+    assert "train it again" in last.message
+    health = requests.get(service.url + "/health", timeout=5).json()
+    assert health["ok"] and health["executor"] == "ray" and health["running"] == 0
+    tiny = client.submit(RunConfig(epochs=1, hidden_layers=2, n_samples=100), "ray-kill")["id"]
+    assert read_all(client, tiny)[-1].status == "finished"  # on a new worker
+
+
+def test_a_sweeps_tasks_run_on_the_cluster_and_equal_the_same_sweep_here(client, head):
+    from vgrad.executors import InlineExecutor
+    from vgrad.sweep import make_spec, run_sweep
+    from vgrad.train.sweep_cells import run_task
+
+    spec = make_spec(RunConfig(activation="tanh", units=8, n_samples=100), ["hidden_layers=2,3"], mode="trained",
+                     steps=300)
+    sweep_id = client.submit_sweep(spec, "ray-sweep")["id"]
+    seen, cells = set(), []
+
+    def ended() -> bool:
+        seen.update(p.pid for p in head.workers("vgrad_sweep_task"))
+        page = client.sweep(sweep_id, offset=len(cells), spec=spec)
+        cells.extend(page.cells)
+        return page.final and not page.more
+
+    wait_for(ended, 120, every=0.02, what="the sweep to end")
+    assert seen, "no Ray worker ran a sweep task"
+    assert sorted(c.cell for c in cells) == [0, 1]
+    here = run_sweep(spec, InlineExecutor(run_task))
+    assert sorted((c.cell, c.measures) for c in cells) == sorted((c.cell, c.measures) for c in here.cells)
+
+
+def test_an_unreachable_cluster_at_start_means_local_training_said_once(capsys):
+    executor = RayJobs("127.0.0.1:1")
+    executor._connect()  # what start() runs in its thread
+    assert executor.usable(0) is False
+    health = executor.health()
+    assert health["executor"] == "local"
+    assert health["ray"]["error"].startswith("cannot reach the Ray cluster at 127.0.0.1:1")
+    assert health["ray"]["error"].endswith("trainings run in this service instead (VGRAD_EXECUTOR=local)")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"vgrad: {health['ray']['error']}"]
+    assert not ray.is_initialized()
+
+
+def test_the_executor_setting_is_checked():
+    assert Settings.from_env({}).executor == "local"
+    assert Settings.from_env({"VGRAD_EXECUTOR": "Ray", "VGRAD_RAY_ADDRESS": "10.0.0.5:6379"}).ray_address == \
+        "10.0.0.5:6379"
+    with pytest.raises(ValueError, match="VGRAD_EXECUTOR must be one of local, ray, got 'spark'"):
+        Settings.from_env({"VGRAD_EXECUTOR": "spark"})
+
+
+def test_stop_before_the_first_record_and_a_quick_run(client):
+    """A job stopped while its worker still starts ends cancelled, not failed; the records of a short
+    run come whole."""
+    jid = client.submit(RunConfig(**LONGEST), "ray-early")["id"]
+    client.control(jid, "stop")
+    assert read_all(client, jid)[-1].status == "cancelled"
+    t0 = time.monotonic()
+    done = read_all(client, client.submit(RunConfig(epochs=1, hidden_layers=2, n_samples=100), "ray-early")["id"])
+    assert _steps(done) == [0, 1, 2] and done[-1].status == "finished" and time.monotonic() - t0 < 30
