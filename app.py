@@ -17,6 +17,7 @@ pages = [
     st.Page("pages/recurrent.py", title="Recurrent", icon=":material/replay:"),
     st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/grid_on:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("pages/classroom.py", title="Class", icon=":material/groups:"),
 ]

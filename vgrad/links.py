@@ -11,6 +11,11 @@ A group of runs (Compare, Recurrent): a list of runs sharing the same pairs, wit
     epochs=5&seed=3                     shared fields: applied to every run
     r2.activation=tanh                  run 2's own fields (1-based), applied after the shared ones
 
+A sweep (Sweep page): a base run as above, its axes in the command line's syntax, and its settings:
+
+    map=depth-init-tanh                 a preset map (vgrad.sweep_maps.PRESET_MAPS) expands first, once
+    axis1=hidden_layers=2,4,8&axis2=init_gain=0.5:3:11&seeds=3&mode=trained&cell_steps=300&metric=loss
+
 Keys a page reads for itself (job=, run=) are passed in `ignore`. A link has at most MAX_PARAMS
 pairs of at most MAX_VALUE_CHARS characters each. Nothing here raises for a bad link: what
 cannot be used is dropped, the rest is kept, and each drop is a sentence in `problems`.
@@ -105,6 +110,117 @@ def run_query(config: RunConfig, preset: str | None = None) -> dict[str, str]:
     for name, value in config.to_dict().items():
         if getattr(base, name) != value:
             out[name] = value_text(value)
+    return out
+
+
+# --- a sweep ----------------------------------------------------------------------------------
+
+SWEEP_AXES = ("axis1", "axis2", "axis3")
+SWEEP_KEYS = (*SWEEP_AXES, "map", "seeds", "mode", "cell_steps", "threshold", "metric")
+SWEEP_MODES = ("init", "trained")
+
+
+@dataclass(frozen=True)
+class SweepLink:
+    """The sweep a link describes. Axes are kept as text (FIELD=VALUES): the page checks them with
+    vgrad.sweep.parse_axis and says what is wrong beside each one."""
+
+    base: RunConfig = field(default_factory=RunConfig)
+    preset: str | None = None
+    axes: tuple[str, ...] = ()
+    seeds: int = 1
+    mode: str = "init"
+    steps: int = 200  # per cell in trained mode (0: the base config's own)
+    threshold: float = 0.3
+    metric: str = "orders_start"
+    map: str | None = None
+    problems: tuple[str, ...] = ()
+
+
+def map_link(name: str | None) -> SweepLink:
+    """The sweep of preset map `name` (vgrad.sweep_maps.PRESET_MAPS); the defaults when there is none."""
+    from vgrad.sweep_maps import PRESET_MAPS
+
+    m = PRESET_MAPS.get(name or "")
+    if m is None:
+        return SweepLink()
+    return SweepLink(m.base, None, m.axes, m.seeds, m.mode, m.steps if m.mode == "trained" else SweepLink.steps,
+                     0.3, m.metric, m.name)
+
+
+def parse_sweep(params: Mapping[str, Any] | str, ignore: Iterable[str] = ()) -> SweepLink:
+    """`map=NAME`, `preset=NAME`, RunConfig fields (the base), `axis1..3`, seeds, mode, cell_steps,
+    threshold, metric -> SweepLink; never raises (what cannot be used is dropped, with a sentence)."""
+    from vgrad.sweep_maps import METRICS
+
+    problems: list[str] = []
+    ignore = set(ignore)
+    pairs = {k: v for k, v in flatten(params, problems).items() if k not in ignore}
+    name = pairs.pop("map", None)
+    start = map_link(name)
+    if name is not None and start.map is None:
+        problems.append(f"ignored unknown map {short(name)}")
+    own = {k: pairs.pop(k) for k in SWEEP_KEYS if k in pairs}
+    axes = [own[k].strip() for k in SWEEP_AXES if own.get(k, "").strip()]
+    if not any(k in own for k in SWEEP_AXES):
+        axes = list(start.axes)
+    preset, base = None, start.base
+    if PRESET_KEY in pairs:
+        text = pairs.pop(PRESET_KEY)
+        if text in PRESETS:
+            preset, base = text, PRESETS[text].config
+        else:
+            problems.append(f"ignored unknown preset {short(text)}")
+    for key in [k for k in pairs if k not in FIELDS]:
+        problems.append(f"ignored unknown setting {short(key)}")
+        pairs.pop(key)
+    base = _apply(base, pairs, problems, "")
+
+    def number(key: str, default, kind, low, high):
+        text = own.get(key)
+        if text is None:
+            return default
+        try:
+            value = kind(float(text)) if kind is int else float(text)
+            ok = low <= value <= high and (kind is not int or float(text) == value)
+        except (ValueError, OverflowError):
+            ok = False
+        if not ok:
+            problems.append(f"ignored {key}={short(text)}: expected a number from {low:g} to {high:g}")
+            return default
+        return value
+
+    mode = own.get("mode", start.mode)
+    if mode not in SWEEP_MODES:
+        problems.append(f"ignored mode={short(mode)}: expected {' or '.join(SWEEP_MODES)}")
+        mode = start.mode
+    metric = own.get("metric", start.metric)
+    if metric not in METRICS:
+        problems.append(f"ignored metric={short(metric)}: expected one of {', '.join(METRICS)}")
+        metric = start.metric
+    return SweepLink(base, preset, tuple(axes), number("seeds", start.seeds, int, 1, 10_000), mode,
+                     number("cell_steps", start.steps, int, 0, 100_000),
+                     number("threshold", start.threshold, float, 1e-12, 1e12), metric, start.map, tuple(problems))
+
+
+def sweep_query(link: SweepLink) -> dict[str, str]:
+    """Link pairs that rebuild `link`: its map, the base's changes (from its preset, the map's base or the
+    defaults), then only the sweep settings that differ from the map's (or the defaults)."""
+    start = map_link(link.map)
+    out: dict[str, str] = {"map": link.map} if start.map else {}
+    base = PRESETS[link.preset].config if link.preset in PRESETS else start.base
+    if link.preset in PRESETS:
+        out[PRESET_KEY] = link.preset
+    for name, value in link.base.to_dict().items():
+        if getattr(base, name) != value:
+            out[name] = value_text(value)
+    if tuple(link.axes) != tuple(start.axes):
+        out.update({key: text for key, text in zip(SWEEP_AXES, link.axes, strict=False)})
+    for key, value, default in (("seeds", link.seeds, start.seeds), ("mode", link.mode, start.mode),
+                                ("cell_steps", link.steps, start.steps), ("threshold", link.threshold, start.threshold),
+                                ("metric", link.metric, start.metric)):
+        if value != default:
+            out[key] = value_text(value)
     return out
 
 

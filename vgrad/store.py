@@ -1,4 +1,4 @@
-"""Saved runs and comparisons in SQLite under VGRAD_DATA_DIR (no TensorFlow).
+"""Saved runs, comparisons and sweeps in SQLite under VGRAD_DATA_DIR (no TensorFlow).
 
     from vgrad.store import RunStore, save_run
     run_id = save_run(run, "deep sigmoid, lr 0.1")     # the default store
@@ -7,6 +7,7 @@
     run = store.load(run_id)
     store.rename(run_id, "baseline"); store.delete(run_id)
     cid = store.save_comparison("sigmoid vs relu", [id1, id2])
+    sid = store.save_sweep("depth x init", result.to_json(), query)   # a vgrad.sweep.SweepResult
 
 A save is one transaction in a WAL-mode database: a crash or a kill mid-save leaves the
 runs saved before it intact and no half-written run. The file carries a schema version;
@@ -39,7 +40,8 @@ from typing import Any
 from vgrad import settings
 from vgrad.run import Run, RunFileError
 
-SCHEMA_VERSION = 1
+# 2: the sweeps table (a version 1 database gains it when it is first opened for writing).
+SCHEMA_VERSION = 2
 DB_NAME = "runs.sqlite3"
 MAX_NAME = 200
 MAX_NOTE = 2000
@@ -68,6 +70,16 @@ CREATE TABLE IF NOT EXISTS comparison_runs (
     position INTEGER NOT NULL,
     PRIMARY KEY (comparison_id, run_id)
 );
+CREATE TABLE IF NOT EXISTS sweeps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    query TEXT NOT NULL,        -- JSON: the Sweep page's link pairs (axes, base, seeds, mode, metric)
+    summary TEXT NOT NULL,      -- JSON: cells done and in all, mode, axes
+    body BLOB NOT NULL,         -- zlib(SweepResult.to_json())
+    size INTEGER NOT NULL       -- bytes of the uncompressed JSON
+);
 """
 
 
@@ -85,6 +97,23 @@ class SavedRun:
     created: float
     status: str
     size: int
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"#{self.id} {self.name}"
+
+
+@dataclass(frozen=True)
+class SavedSweep:
+    """One saved sweep's row, without its body (load_sweep reads that)."""
+
+    id: int
+    name: str
+    note: str
+    created: float
+    size: int
+    query: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
 
     @property
@@ -179,9 +208,11 @@ class RunStore:
                         f"{self.path} was written by a newer vgrad (store schema {str(version)[:20]}; this "
                         f"version reads up to {SCHEMA_VERSION}). Upgrade vgrad, or set VGRAD_DATA_DIR to "
                         "another directory.")
-                _create(db)
+                _create(db)  # every table (IF NOT EXISTS): an older database gains the new ones
                 if version is None:
                     db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                elif version < SCHEMA_VERSION:
+                    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
                 db.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 _rollback(db)
@@ -382,6 +413,51 @@ class RunStore:
             if db.execute("DELETE FROM comparisons WHERE id = ?", (_id(comparison_id),)).rowcount == 0:
                 raise StoreError(f"no saved comparison #{comparison_id}")
 
+    # --- sweeps --------------------------------------------------------------------
+    def save_sweep(self, name: str, result_json: str, query: dict[str, str], summary: dict | None = None,
+                   note: str = "") -> int:
+        """Save a sweep's results (SweepResult.to_json()) with the page link that describes it; returns its id."""
+        name, note = _check_name(name), _check_note(note)
+        if not isinstance(result_json, str) or not result_json.startswith("{"):
+            raise StoreError("only a sweep's JSON (SweepResult.to_json) can be saved as a sweep")
+        if len(result_json) > settings.max_run_bytes():
+            raise StoreError(f"this sweep is {len(result_json) / 2**20:.0f} MB as JSON, more than the "
+                             f"{settings.max_run_bytes() // 2**20} MB limit (VGRAD_MAX_RUN_MB)")
+        body = zlib.compress(result_json.encode("utf-8"), 6)
+        with self._transaction() as db:
+            cur = db.execute("INSERT INTO sweeps (name, note, created, query, summary, body, size) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (name, note, time.time(), json.dumps(dict(query)), json.dumps(summary or {}, default=str),
+                              body, len(result_json)))
+            return int(cur.lastrowid)
+
+    def list_sweeps(self) -> list[SavedSweep]:
+        """Saved sweeps, newest first (no bodies); [] for a read-only database older than the sweeps table."""
+        with self._connect() as db:
+            if not _has_table(db, "sweeps"):
+                return []
+            rows = db.execute("SELECT id, name, note, created, size, query, summary FROM sweeps "
+                              "ORDER BY created DESC, id DESC").fetchall()
+        return [SavedSweep(r[0], r[1], r[2], r[3], r[4], _json_dict(r[5]), _json_dict(r[6])) for r in rows]
+
+    def load_sweep(self, sweep_id: int) -> tuple[SavedSweep, str]:
+        """(the row, the sweep's JSON as saved)."""
+        with self._connect() as db:
+            row = db.execute("SELECT id, name, note, created, size, query, summary, body FROM sweeps WHERE id = ?",
+                             (_id(sweep_id),)).fetchone() if _has_table(db, "sweeps") else None
+        if row is None:
+            raise StoreError(f"no saved sweep #{sweep_id}")
+        try:
+            text = zlib.decompress(row[7]).decode("utf-8")
+        except (zlib.error, UnicodeDecodeError) as exc:
+            raise StoreError(f"saved sweep #{sweep_id} cannot be read ({exc})") from None
+        return SavedSweep(row[0], row[1], row[2], row[3], row[4], _json_dict(row[5]), _json_dict(row[6])), text
+
+    def delete_sweep(self, sweep_id: int) -> None:
+        with self._transaction() as db:
+            if db.execute("DELETE FROM sweeps WHERE id = ?", (_id(sweep_id),)).rowcount == 0:
+                raise StoreError(f"no saved sweep #{sweep_id}")
+
     def summary_csv(self, run_ids: list[int] | None = None) -> str:
         """One row per saved run: id, name, status and its summary numbers."""
         rows = [r for r in self.list() if run_ids is None or r.id in run_ids]
@@ -442,6 +518,18 @@ def _create(db: sqlite3.Connection) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _json_dict(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _rollback(db: sqlite3.Connection) -> None:
