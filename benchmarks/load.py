@@ -1,16 +1,21 @@
-"""Load test: N simulated users train the notebook preset at the same time on this machine.
+"""Load test: a class of N simulated students trains the notebook preset at the same time on this machine.
 
-    .venv/bin/python benchmarks/load.py                  # 8 users over Streamlit's websocket (make load)
-    .venv/bin/python benchmarks/load.py --mode browser   # 8 headless chromium pages (Playwright)
-    .venv/bin/python benchmarks/load.py --users 4 --think 2
+    .venv/bin/python benchmarks/load.py                  # 30 students over Streamlit's websocket (make load)
+    .venv/bin/python benchmarks/load.py --mode browser   # headless chromium pages (Playwright)
+    .venv/bin/python benchmarks/load.py --users 8 --think 2 --arrival 10
     .venv/bin/python benchmarks/load.py --mode api       # the backend HTTP API only
 
-It starts `python -m vgrad serve` on free ports (the Docker CMD / `make run` entry point) and waits
-until the service has started (warm, presets precompiled). Each user opens
-/explorer?preset=notebook-deep-sigmoid; all press "Train" at once, wait for their Status to read
-"finished", and keep interacting (the Runs page, back to the Explorer; at least ROUNDS times and
-until every user is done). It reports users finished, errors (must be 0), p50/p95 page-interaction
-latency, peak RSS and CPU of the server processes.
+It makes a class (vgrad.classroom.ClassStore in a temporary data directory), starts
+`python -m vgrad serve` on free ports (the Docker CMD / `make run` entry point) with a service token,
+and waits until the service has started (warm, presets precompiled). Each student opens the class
+link, /explorer?class=CODE&preset=notebook-deep-sigmoid (all at once, or spread over --arrival
+seconds); all press "Train" at once, wait for their Status to read "finished", and keep interacting
+(the Runs page, back to the Explorer; at least ROUNDS times and until every user is done). It
+reports students finished, their runs in the class, errors (must be 0), p50/p95 page-interaction
+latency with and without the first page open, peak RSS and CPU of the server processes.
+
+Every student connects from this machine's address, so the service's per-address cap is raised to
+the class size (VGRAD_MAX_JOBS_PER_ADDRESS): in a classroom each laptop has its own address.
 
 ws mode (default) speaks Streamlit's own protocol (benchmarks/st_client.py): the server does all
 the work it does for a browser, but nothing is rendered on this machine, as in a classroom where
@@ -26,11 +31,13 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -48,6 +55,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 FINAL = tuple(str(s) for s in FINAL_STATUSES)
+PRESET = "notebook-deep-sigmoid"
 INTERACTION_TIMEOUT = 60.0
 ROUNDS = 5  # Runs -> Explorer rounds each user makes at least (and more while others still train)
 
@@ -62,13 +70,17 @@ def free_port() -> int:
 class Server:
     """`python -m vgrad serve` in its own process group, with an RSS sampler over its process tree."""
 
-    def __init__(self, port: int, log: Path, entry: str = "serve"):
+    def __init__(self, port: int, log: Path, entry: str = "serve", data_dir: Path | None = None, users: int = 8):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        self.token = secrets.token_urlsafe(24)  # the service's; the api mode's client sends it too
         # As in the Docker image: no file watcher (a source edit mid-test would reload modules under
         # the running sessions), headless.
         env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_SERVER_HEADLESS="true",
-                   STREAMLIT_SERVER_FILE_WATCHER_TYPE="none", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+                   STREAMLIT_SERVER_FILE_WATCHER_TYPE="none", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+                   VGRAD_SERVICE_TOKEN=self.token, VGRAD_MAX_JOBS_PER_ADDRESS=str(max(16, users + 4)))
+        if data_dir is not None:
+            env["VGRAD_DATA_DIR"] = str(data_dir)
         env.pop("VGRAD_BACKEND_URL", None)
         if entry == "serve" and (ROOT / "vgrad" / "__main__.py").exists():
             cmd = [sys.executable, "-m", "vgrad", "serve", "--port", str(port), "--host", "127.0.0.1"]
@@ -101,7 +113,8 @@ class Server:
                 except psutil.Error:
                     continue
                 total += rss
-                name = "streamlit" if "streamlit" in cmd else "service" if "vgrad.service" in cmd else "launcher"
+                name = ("streamlit" if "streamlit" in cmd or "webserver" in cmd else "service" if "vgrad.service" in cmd
+                        else "launcher")
                 self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), rss)
             self.peak_rss = max(self.peak_rss, total)
             time.sleep(0.2)
@@ -199,14 +212,27 @@ async def _visit(page, nav: str, heading: str, timeout: float) -> float:
     return time.perf_counter() - t0
 
 
+def class_link(code: str) -> tuple[str, str]:
+    """(page, query) a student opens: the Explorer in the class, on the notebook preset."""
+    return "explorer", f"class={code}&preset={PRESET}"
+
+
+async def arrive(i: int, n: int, arrival: float) -> None:
+    """Student i of n opens the link at i / n of the arrival window (all at once when it is 0)."""
+    if arrival > 0 and n > 1:
+        await asyncio.sleep(arrival * i / (n - 1))
+
+
 async def user(i: int, browser, url: str, go: asyncio.Event, all_done: asyncio.Event, result: UserResult,
-               timeout: float) -> None:
+               timeout: float, code: str = "", arrival: float = 0.0, n: int = 1) -> None:
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     page.on("pageerror", lambda exc: result.errors.append(f"page error: {exc}"))
     try:
+        await arrive(i, n, arrival)
         t0 = time.perf_counter()
-        await page.goto(f"{url}/explorer?preset=notebook-deep-sigmoid", wait_until="domcontentloaded")
+        where, query = class_link(code)
+        await page.goto(f"{url}/{where}?{query}", wait_until="domcontentloaded")
         train = page.get_by_role("button", name=re.compile(r"^\W*Train\s*$")).first
         await train.wait_for(timeout=timeout * 1000)
         await page.wait_for_function(
@@ -254,26 +280,28 @@ async def user(i: int, browser, url: str, go: asyncio.Event, all_done: asyncio.E
         await context.close()
 
 
-async def browsers(server: Server, n: int, timeout: float) -> list[UserResult]:
+async def browsers(server: Server, n: int, timeout: float, code: str, arrival: float) -> list[UserResult]:
     from playwright.async_api import async_playwright
 
     url = server.url
     results = [UserResult(i) for i in range(n)]
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        await drive(server, results, lambda i, go, all_done: user(i, browser, url, go, all_done, results[i], timeout))
+        await drive(server, results, lambda i, go, all_done: user(i, browser, url, go, all_done, results[i], timeout,
+                                                                  code, arrival, n))
         await browser.close()
     return results
 
 
 async def drive(server: Server, results: list[UserResult], start: Callable) -> None:
-    """Run `start(i, go, all_done)` for every user: all open their page, then (once the service has
-    started) all press Train at the `go` signal; `all_done` is set when every run has ended."""
+    """Run `start(i, go, all_done)` for every user once the service has started (as a class finds a server
+    the teacher started before the lesson): all open their page, then all press Train at the `go` signal;
+    `all_done` is set when every run has ended."""
+    await asyncio.to_thread(server.wait_started)
     go, all_done = asyncio.Event(), asyncio.Event()
     tasks = [asyncio.create_task(start(i, go, all_done)) for i in range(len(results))]
-    while not all(r.latencies or r.errors for r in results):  # every page open and ready
+    while not all(r.latencies or r.errors for r in results):  # every page open and ready (or failed)
         await asyncio.sleep(0.1)
-    await asyncio.to_thread(server.wait_started)
     go.set()
     while not all(r.status in FINAL or r.errors for r in results):
         await asyncio.sleep(0.1)
@@ -283,14 +311,15 @@ async def drive(server: Server, results: list[UserResult], start: Callable) -> N
 
 # --- websocket users (Streamlit's own protocol, no browser) -----------------------------------------
 async def ws_user(i: int, url: str, go: asyncio.Event, all_done: asyncio.Event, result: UserResult,
-                  timeout: float, think: float) -> None:
+                  timeout: float, think: float, code: str = "", arrival: float = 0.0, n: int = 1) -> None:
     """The browser user's script, spoken over Streamlit's websocket by benchmarks/st_client.py."""
     from st_client import StreamlitSession
 
     session = None
     try:
+        await arrive(i, n, arrival)
         t0 = time.perf_counter()
-        session = await StreamlitSession.open(url, "explorer", "preset=notebook-deep-sigmoid", timeout=timeout)
+        session = await StreamlitSession.open(url, *class_link(code), timeout=timeout)
         await session.wait_for(lambda s: any(re.search(r"Train\s*$", b) for b in s.buttons()), timeout=timeout)
         result.latencies.append(("open explorer", time.perf_counter() - t0))
         await go.wait()
@@ -317,21 +346,23 @@ async def ws_user(i: int, url: str, go: asyncio.Event, all_done: asyncio.Event, 
             await session.close()
 
 
-async def ws_users(server: Server, n: int, timeout: float, think: float) -> list[UserResult]:
+async def ws_users(server: Server, n: int, timeout: float, think: float, code: str,
+                   arrival: float) -> list[UserResult]:
     url = server.url
     sys.path.insert(0, str(Path(__file__).parent))
     results = [UserResult(i) for i in range(n)]
-    await drive(server, results, lambda i, go, all_done: ws_user(i, url, go, all_done, results[i], timeout, think))
+    await drive(server, results, lambda i, go, all_done: ws_user(i, url, go, all_done, results[i], timeout, think,
+                                                                 code, arrival, n))
     return results
 
 
 # --- API users (fallback) ------------------------------------------------------------------------
-def api_users(backend: str, n: int, timeout: float) -> list[UserResult]:
-    sys.path.insert(0, str(ROOT))
+def api_users(backend: str, n: int, timeout: float, token: str) -> list[UserResult]:
+    """Each user submits the preset and reads its records page by page (vgrad.service.client.Page)."""
     from vgrad.presets import preset
     from vgrad.service.client import BackendClient
 
-    client = BackendClient(backend)
+    client = BackendClient(backend, token=token)
     results = [UserResult(i) for i in range(n)]
     barrier = threading.Barrier(n)
 
@@ -339,20 +370,21 @@ def api_users(backend: str, n: int, timeout: float) -> list[UserResult]:
         try:
             barrier.wait()
             t0 = time.perf_counter()
-            job = client.submit(preset("notebook-deep-sigmoid").to_dict(), f"load-{r.user}")
+            job = client.submit(preset(PRESET), f"load-{r.user}", remote=f"10.0.0.{r.user % 250 + 1}")
             r.latencies.append(("submit", time.perf_counter() - t0))
             offset = 0
             while True:
                 t1 = time.perf_counter()
                 page = client.records(job["id"], offset)
                 r.latencies.append(("records", time.perf_counter() - t1))
-                offset = page["next"]
-                if page["status"] in FINAL:
-                    r.status = page["status"]
+                offset = page.next
+                if page.status.final and not page.more:
+                    r.status = str(page.status)
                     break
                 if time.perf_counter() - t0 > timeout:
                     raise TimeoutError("job did not end")
-                time.sleep(0.25)
+                if not page.more:
+                    time.sleep(0.25)
             r.train_seconds = time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001
             r.errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
@@ -375,22 +407,32 @@ def percentile(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def report(results: list[UserResult], server: Server, mode: str, wall: float, cpu: tuple[float, float]) -> int:
+def report(results: list[UserResult], server: Server, mode: str, wall: float, cpu: tuple[float, float],
+           class_runs: int | None = None, arrival: float = 0.0, think: float = 0.0) -> int:
     finished = sum(r.status == "finished" for r in results)
     errors = [f"user {r.user}: {e}" for r in results for e in r.errors]
     errors += [f"user {r.user}: ended {r.status}" for r in results if r.status != "finished" and not r.errors]
-    during = [s for r in results for kind, s in r.latencies if kind not in ("open explorer",)]
-    print(f"\nvgrad load test ({mode}): {len(results)} users, notebook-deep-sigmoid, {os.cpu_count()} CPU cores")
+    if class_runs is not None and class_runs != finished:
+        errors.append(f"the class has {class_runs} runs for {finished} finished students")
+    every = [s for r in results for _, s in r.latencies]
+    during = [s for r in results for kind, s in r.latencies if kind != "open explorer"]
+    how = f"arriving over {arrival:g} s" if arrival else "arriving at once"
+    print(f"\nvgrad load test ({mode}): {len(results)} students {how}, think {think:g} s, {PRESET}, "
+          f"{os.cpu_count()} CPU cores")
     print(f"  finished:            {finished}/{len(results)}")
+    if class_runs is not None:
+        print(f"  runs in the class:   {class_runs}")
     print(f"  errors:              {len(errors)}")
     for e in errors[:20]:
         print(f"    - {e}")
-    print(f"  interactions:        {len(during)} during the load")
-    print(f"  latency p50 / p95:   {percentile(during, 0.5):.2f} s / {percentile(during, 0.95):.2f} s")
+    print(f"  interactions:        {len(every)} ({len(during)} after the first page open)")
+    print(f"  latency p50 / p95:   {percentile(every, 0.5):.2f} s / {percentile(every, 0.95):.2f} s "
+          f"(first open included); {percentile(during, 0.5):.2f} s / {percentile(during, 0.95):.2f} s without it")
     kinds = sorted({k for r in results for k, _ in r.latencies})
     for kind in kinds:
         vals = [s for r in results for k, s in r.latencies if k == kind]
-        print(f"    {kind:<18} n={len(vals):<4} p50 {percentile(vals, 0.5):.2f} s  p95 {percentile(vals, 0.95):.2f} s")
+        print(f"    {kind:<18} n={len(vals):<4} p50 {percentile(vals, 0.5):.2f} s  p95 {percentile(vals, 0.95):.2f} s"
+              f"  max {max(vals):.2f} s")
     trains = [r.train_seconds for r in results if r.status == "finished"]
     if trains:
         print(f"  Train -> finished:   median {statistics.median(trains):.1f} s, max {max(trains):.1f} s")
@@ -402,21 +444,45 @@ def report(results: list[UserResult], server: Server, mode: str, wall: float, cp
     return 0 if finished == len(results) and not errors else 1
 
 
+def make_class(data_dir: Path) -> str:
+    """A class in the benchmark's data directory; its code (the students' link carries it)."""
+    from vgrad.classroom import ClassStore
+    from vgrad.store import RunStore
+
+    return ClassStore(RunStore(data_dir)).create("load test").code
+
+
+def class_runs(data_dir: Path, code: str) -> int:
+    from vgrad.classroom import ClassStore
+    from vgrad.store import RunStore
+
+    return len(ClassStore(RunStore(data_dir)).runs(code))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=8, help="simulated users (default 8)")
+    ap.add_argument("--users", type=int, default=30, help="simulated students (default 30)")
     ap.add_argument("--mode", choices=("ws", "browser", "api"), default="ws",
                     help="ws: Streamlit's websocket protocol, as a browser speaks it, without rendering (default); "
                          "browser: headless chromium pages on this machine; api: the backend HTTP API only")
     ap.add_argument("--think", type=float, default=0.0,
                     help="seconds a user pauses between two interactions (default 0: click as fast as answered)")
+    ap.add_argument("--arrival", type=float, default=0.0,
+                    help="seconds over which the students open the link (default 0: all at the same moment)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds a user may wait for one step")
     ap.add_argument("--entry", choices=("serve", "launcher"), default="serve",
                     help="start the app with `python -m vgrad serve` (default) or the launcher's serve_all")
     ap.add_argument("--log", default=str(ROOT / "artifacts" / "load-server.log"))
     args = ap.parse_args(argv)
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
-    server = Server(free_port(), Path(args.log), args.entry)
+    with tempfile.TemporaryDirectory(prefix="vgrad-load-") as tmp:
+        data_dir = Path(tmp)
+        code = make_class(data_dir)
+        return run(args, data_dir, code)
+
+
+def run(args: argparse.Namespace, data_dir: Path, code: str) -> int:
+    server = Server(free_port(), Path(args.log), args.entry, data_dir, args.users)
     try:
         try:
             server.wait_ready()
@@ -425,24 +491,26 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"warning: `python -m vgrad serve` failed ({exc}); using serve_all directly", file=sys.stderr)
             server.stop()
-            server = Server(free_port(), Path(args.log), "launcher")
+            server = Server(free_port(), Path(args.log), "launcher", data_dir, args.users)
             server.wait_ready()
-        print(f"server: {server.entry} on {server.url}", file=sys.stderr)
+        print(f"server: {server.entry} on {server.url}; class {code}", file=sys.stderr)
         t0 = time.perf_counter()
         machine0, server0 = sum(psutil.cpu_times()[:3]), server.cpu_seconds()
         if args.mode == "ws":
-            results = asyncio.run(ws_users(server, args.users, args.timeout, args.think))
+            results = asyncio.run(ws_users(server, args.users, args.timeout, args.think, code, args.arrival))
         elif args.mode == "browser":
-            results = asyncio.run(browsers(server, args.users, args.timeout))
+            results = asyncio.run(browsers(server, args.users, args.timeout, code, args.arrival))
         else:
             deadline = time.monotonic() + 120
             backend = server.backend_url()
             while backend is None and time.monotonic() < deadline:
                 time.sleep(0.5)
                 backend = server.backend_url()
-            results = api_users(backend, args.users, args.timeout)
+            server.wait_started()
+            results = api_users(backend, args.users, args.timeout, server.token)
         cpu = (server.cpu_seconds() - server0, sum(psutil.cpu_times()[:3]) - machine0)
-        return report(results, server, args.mode, time.perf_counter() - t0, cpu)
+        runs = class_runs(data_dir, code) if args.mode != "api" else None
+        return report(results, server, args.mode, time.perf_counter() - t0, cpu, runs, args.arrival, args.think)
     finally:
         server.stop()
 

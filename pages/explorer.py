@@ -13,7 +13,9 @@ client = backend.connect()
 class_view.student_banner()  # with ?class=CODE: the runs go to a teacher's class
 form = config_form.experiment_sidebar(client)
 data_view.missing_table_notice(client, form.config)
+panels.follow_link(client)  # ?job=ID: the run of an earlier tab (a reload) is reattached
 panels.controls(client, form)
 if client is None:
     backend.wait_panel()
 live.live_fragment(panels.live_view, client)
+panels.history_panel(client)

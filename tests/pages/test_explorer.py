@@ -13,8 +13,6 @@ from vgrad.presets import PRESETS
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explorer.py")
 
 
-
-
 def explorer(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=30)
     if query:
@@ -23,12 +21,13 @@ def explorer(query: dict | None = None) -> AppTest:
 
 
 def run_until_done(at: AppTest, timeout: float = 60.0) -> None:
+    """Rerun until the job ended and the playback reached its end."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         at.run()  # AppTest does not advance run_every fragments: rerun by hand
         assert not at.exception, at.exception
         job = at.session_state["vgrad.job"]
-        if not job.active:
+        if not job.needs_poll and not job.playing:
             return
         time.sleep(0.2)
     pytest.fail("the run did not finish in time")
@@ -165,7 +164,7 @@ def test_training_from_the_page_produces_records(backend):
     assert len(charts) == 10
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Status"] == "finished"
-    assert metrics["Attenuation"].endswith("orders")
+    assert float(metrics["Attenuation"]) > 1  # orders of 10 (the deep sigmoid net attenuates)
     assert at.button(key="ctl_stop").disabled
     # switching the heatmap to dL/da keeps everything rendering
     at.radio(key="explorer_stat").set_value("act_grad_rms").run()

@@ -118,6 +118,20 @@ def test_import_of_an_exported_run(store):
     assert [r.name for r in store.list()] == ["from a file"]
 
 
+def test_an_imported_run_is_the_one_shown(store):
+    first = store.save(make_run(seed=1), "already here")
+    at = _run_page()
+    assert at.selectbox(key="open_run").value == first
+    at.file_uploader(key="import_file").set_value(("run.json", make_run(seed=2).to_json().encode(),
+                                                   "application/json")).run()
+    at.text_input(key="import_name").input("from a file")
+    at.button(key="import_go").click().run()
+    new = [r.id for r in store.list() if r.name == "from a file"][0]
+    assert f"Imported as run #{new}." in at.success[0].value
+    assert at.selectbox(key="open_run").value == new and at.subheader[0].value.startswith(f"#{new} ")
+    assert at.query_params["run"] in (str(new), [str(new)])
+
+
 def _notebook_run(model_name: str):
     """A real GradientMonitor run of a small Keras model (imports TensorFlow in the test process only)."""
     import keras

@@ -57,13 +57,34 @@ def stat_label(stat: str) -> str:
     return STAT_LABELS.get(stat, stat)
 
 
+TITLE_CHARS = 60  # a longer title goes on two lines (a half-width chart on a 1280 px screen fits ~46)
+NOTE_CHARS = 40  # an empty chart's note, per line
+
+
+def wrap_text(text: str, width: int) -> str:
+    """Break text at spaces into lines of at most `width` characters, joined by <br> (Plotly's newline); a
+    short first word ("2.") stays with the next one."""
+    lines: list[str] = []
+    for word in str(text).split(" "):
+        if lines and (len(lines[-1]) + 1 + len(word) <= width or len(lines[-1]) < 4):
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
 def base_layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure:
-    """Common layout: large fonts, tight margins, the figure fills its container's width."""
+    """Common layout: large fonts, tight margins, the figure fills its container's width. The legend sits
+    at the bottom edge, under the axis titles (the margin grows to hold it), so it never covers a title."""
+    text = wrap_text(title, TITLE_CHARS) if title else ""
+    lines = text.count("<br>") + 1
     fig.update_layout(
-        title=dict(text=title, font=dict(size=17)) if title else None,
-        font=FONT, height=height, autosize=True,
-        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1, bgcolor="rgba(0,0,0,0)"),
+        title=dict(text=text, font=dict(size=17), yref="container", y=1, yanchor="top", pad=dict(t=14 + 18 * (lines - 1)))
+        if title else None,
+        font=FONT, height=height + 22 * (lines - 1), autosize=True,
+        margin=dict(l=10, r=10, t=(50 + 22 * (lines - 1)) if title else 20, b=10),
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0,
+                    bgcolor="rgba(0,0,0,0)"),
         hoverlabel=dict(font_size=14),
     )
     return fig
@@ -77,7 +98,7 @@ def empty_figure(message: str, height: int = 300) -> go.Figure:
 @functools.lru_cache(maxsize=256)
 def _empty_figure_dict(message: str, height: int) -> dict:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, font=dict(size=16, color=MUTED),
+    fig.add_annotation(text=wrap_text(message, NOTE_CHARS), showarrow=False, font=dict(size=16, color=MUTED),
                        xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)

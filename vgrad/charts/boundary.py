@@ -51,9 +51,7 @@ def decision_boundary(boundary: BoundaryRecord | None, data: DataRecord | None =
     fig.update_xaxes(title_text="feature 0", range=[min(xs), max(xs)], constrain="domain")
     fig.update_yaxes(title_text="feature 1", range=[min(ys), max(ys)], scaleanchor="x", scaleratio=1,
                      constrain="domain")
-    fig = base_layout(fig, f"{title} after epoch {boundary.epoch}", height)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0), margin=dict(b=40))
-    return fig
+    return base_layout(fig, f"{title} after epoch {boundary.epoch}", height)  # legend at the bottom edge
 
 
 def _classes_map(fig: go.Figure, xs, ys, label: np.ndarray, confidence: np.ndarray, names: list[str]) -> None:

@@ -25,6 +25,7 @@ from vgrad.charts._common import (
     empty_figure,
     log_ticks,
     stat_label,
+    wrap_text,
 )
 from vgrad.charts.heatmap import log_range, log_stat_grid
 from vgrad.run import Run
@@ -33,6 +34,7 @@ from vgrad.text import escape_label
 # One strong colour per run slot (up to 6 runs), distinct from each other on a projector.
 RUN_COLOURS = ("#1f5fbf", "#e8590c", "#2b8a3e", "#c2255c", "#6741d9", "#0c8599")
 LN2 = math.log(2.0)
+PANEL_TITLE_CHARS = 26  # a grid panel's title per line (three panels side by side on a 1280 px screen)
 
 
 def run_colour(i: int) -> str:
@@ -40,9 +42,9 @@ def run_colour(i: int) -> str:
 
 
 def legend_below(fig: go.Figure, y: float = -0.25) -> go.Figure:
-    """Move the legend under the plot, so it never covers a title in a half-width column."""
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=y, xanchor="left", x=0),
-                      margin=dict(b=40))
+    """The legend under the plot, so it never covers a title in a half-width column: at the figure's
+    bottom edge, under the axis titles (base_layout's place for it; `y` is no longer needed)."""
+    fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0))
     return fig
 
 
@@ -70,8 +72,10 @@ def heatmap_grid(runs: Sequence[Run], labels: Sequence[str], stat: str = "grad_n
     cols = max(1, min(columns, len(runs)))
     rows = math.ceil(len(runs) / cols)
     labels = [escape_label(x) for x in labels]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=labels,
-                        horizontal_spacing=0.06, vertical_spacing=0.14 if rows > 1 else 0.08)
+    titles = [wrap_text(x, PANEL_TITLE_CHARS) for x in labels]  # a long label on two lines, not over its neighbour's
+    two_lines = any("<br>" in t for t in titles)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.07,
+                        vertical_spacing=(0.26 if two_lines else 0.22) if rows > 1 else 0.08)
     for i, run in enumerate(runs):
         r, c = divmod(i, cols)
         if not run.steps or not run.layers:
@@ -84,16 +88,18 @@ def heatmap_grid(runs: Sequence[Run], labels: Sequence[str], stat: str = "grad_n
             hovertemplate=f"{labels[i]}<br>%{{customdata}}<br>step %{{x:.0f}}<br>{label} = 10^%{{z:.2f}}<extra></extra>",
             hoverongaps=False, ygap=1, name=str(labels[i]),
         ), r + 1, c + 1)
-        fig.update_yaxes(type="category", row=r + 1, col=c + 1, title_text="layer" if c == 0 else None)
-        fig.update_xaxes(title_text="step", row=r + 1, col=c + 1)
+        fig.update_yaxes(type="category", row=r + 1, col=c + 1, title_text="layer" if c == 0 else None,
+                         nticks=12, ticklabelstandoff=4)  # deep nets: every few layers, clear of the step axis
+        fig.update_xaxes(title_text="step", row=r + 1, col=c + 1, nticks=4)
     tickvals, ticktext = log_ticks(lo, hi)
     fig.update_layout(coloraxis=dict(
         colorscale=GRAD_SCALE, cmin=lo, cmax=hi,
         colorbar=dict(title=dict(text=f"{label}<br>(one scale)", side="top"), tickvals=tickvals,
                       ticktext=ticktext, thickness=16),
     ))
-    fig = base_layout(fig, f"{label} per layer (input = layer 1, at the bottom), one colour scale for all",
-                      height=60 + rows * height_per_row)
+    fig = base_layout(fig, f"{label} per layer (input at the bottom), one colour scale",
+                      height=60 + rows * height_per_row + (30 if two_lines else 0) + 40 * (rows - 1))
+    fig.update_layout(margin=dict(t=fig.layout.margin.t + (44 if two_lines else 24)))  # room for the panels' titles
     return fig
 
 
@@ -163,7 +169,9 @@ def loss_overlay(runs: Sequence[Run], labels: Sequence[str], *, height: int = 36
         fig.add_hline(y=0.5, line=dict(color=MUTED, dash="dot"), annotation_text="chance", row=1, col=2)
     fig.update_xaxes(title_text="training step", matches="x")  # both panels on the same step axis
     fig.update_yaxes(range=[-0.1 if any(regression) else 0, 1.02], row=1, col=2)
-    return legend_below(base_layout(fig, height=height))
+    fig = legend_below(base_layout(fig, height=height))
+    fig.update_layout(margin=dict(t=44))  # the two panels' titles sit above them
+    return fig
 
 
 def first_layer_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str = "grad_norm", *,
@@ -184,7 +192,7 @@ def first_layer_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str = 
                                  hovertemplate=f"{lab}<br>step %{{x:.0f}}<br>{label} %{{y:.3g}}<extra></extra>"))
     fig.update_yaxes(type="log", title_text=f"first layer {label}", exponentformat="power")
     fig.update_xaxes(title_text="training step")
-    return legend_below(base_layout(fig, f"First-layer gradient {label} over training (log scale)", height=height))
+    return legend_below(base_layout(fig, f"First layer's {label} over training (log)", height=height))
 
 
 def layer_profile_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str = "grad_norm", *,
@@ -206,4 +214,4 @@ def layer_profile_overlay(runs: Sequence[Run], labels: Sequence[str], stat: str 
                                  hovertemplate=f"{lab}<br>layer %{{x}}<br>{label} %{{y:.3g}}<extra></extra>"))
     fig.update_yaxes(type="log", title_text=label, exponentformat="power")
     fig.update_xaxes(title_text="layer (1 = input side)", dtick=1)
-    return legend_below(base_layout(fig, f"{label} per layer at the latest step (log scale)", height=height))
+    return legend_below(base_layout(fig, f"{label} per layer, latest step (log scale)", height=height))

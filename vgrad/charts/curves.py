@@ -33,7 +33,7 @@ def loss_accuracy(epochs: Sequence[EpochRecord], steps: Sequence[StepRecord] = (
     """
     if not epochs and not steps:
         return empty_figure("loss and accuracy: no steps yet", height)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08)
     if steps:
         x = np.array([s.step for s in steps], dtype=float)
         xs, ys = downsample_line(x, np.array(_col(steps, "loss")))
@@ -58,6 +58,8 @@ def loss_accuracy(epochs: Sequence[EpochRecord], steps: Sequence[StepRecord] = (
             ), 1, col)
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="loss", row=1, col=1)
+    # The right panel's axis on its right: its ticks and title never sit over the loss panel.
+    fig.update_yaxes(side="right", automargin=True, row=1, col=2)
     if epochs and any(e.r2 is not None for e in epochs):
         seen = [v for key in ("r2", "val_r2") for v in _col(epochs, key) if math.isfinite(v)]
         low = max(-1.0, min([-0.1, *seen]))  # a hopeless start does not squash the curve

@@ -95,7 +95,7 @@ def network_diagram(snapshots: Sequence[SnapshotRecord], layers: Sequence[Layer]
                      range=[-0.4, len(widths) - 0.6], tickangle=-30)
     fig.update_yaxes(visible=False, range=[-0.6, 0.6])
     when = max((s.step for s in latest.values()), default=None)
-    title = "The network: edges coloured by |dL/dW|" + (f" at step {when}" if when is not None else "")
+    title = "The network: |dL/dW| per weight" + (f" at step {when}" if when is not None else "")
     return base_layout(fig, title, height)
 
 

@@ -33,14 +33,15 @@ def theory_flow(view, layers: Sequence[Layer], *, height: int = 340) -> go.Figur
         return empty_figure(f"theory: not drawn. {view.reason}", height)
     if not view.predicted:
         return empty_figure("theory: waiting for step 0", height)
-    names = layer_labels(layers)[:len(view.predicted)]
+    full = layer_labels(layers)[:len(view.predicted)]
+    names = [str(i + 1) for i in range(len(full))]  # short ticks; the layer's name is in the hover
     fig = go.Figure()
     if view.measured:
         fig.add_trace(go.Bar(x=names, y=list(view.measured), name="measured at step 0", marker_color=TRAIN,
-                             hovertemplate="%{x}<br>measured %{y:.3g}<extra></extra>"))
+                             customdata=full, hovertemplate="%{customdata}<br>measured %{y:.3g}<extra></extra>"))
     fig.add_trace(go.Scatter(x=names, y=list(view.predicted), mode="lines+markers", name="mean-field theory",
-                             line=dict(color=VAL, width=3), marker=dict(size=8),
-                             hovertemplate="%{x}<br>theory %{y:.3g}<extra></extra>"))
+                             line=dict(color=VAL, width=3), marker=dict(size=8), customdata=full,
+                             hovertemplate="%{customdata}<br>theory %{y:.3g}<extra></extra>"))
     if view.measured and math.isfinite(view.spread):
         # The scatter of one net grows from the last hidden layer (0) to `spread` orders at the first
         # (variances add layer by layer); the band is twice that, as the reading's test.
@@ -51,11 +52,9 @@ def theory_flow(view, layers: Sequence[Layer], *, height: int = 340) -> go.Figur
         fig.add_trace(go.Scatter(x=names + names[::-1], y=upper + lower[::-1], fill="toself", mode="none",
                                  fillcolor="rgba(232,89,12,0.12)", name="expected scatter at this width",
                                  hoverinfo="skip"))
-    fig.update_yaxes(type="log", title_text="RMS dL/da ÷ last hidden layer's", exponentformat="power")
-    fig.update_xaxes(title_text="hidden layer (input → output)", tickangle=-30)
-    fig = base_layout(fig, "dL/da at initialisation: measured vs theory", height)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0), margin=dict(b=60))
-    return fig
+    fig.update_yaxes(type="log", title_text="dL/da ÷ last layer's", exponentformat="power")
+    fig.update_xaxes(title_text="hidden layer (1 = input side)", type="category")
+    return base_layout(fig, "dL/da at initialisation: measured vs theory", height)  # legend at the bottom
 
 
 def spectrum_histogram(record: SpectrumRecord | None, predicted_mean: float | None = None,
@@ -66,22 +65,31 @@ def spectrum_histogram(record: SpectrumRecord | None, predicted_mean: float | No
         return empty_figure("Jacobian spectrum: recorded at step 0 (mlp, 2+ hidden layers, no skips)", height)
     sq = np.square(np.asarray(record.values, dtype=float))
     logs = np.log10(sq[sq > 0]) if (sq > 0).any() else np.zeros(0)
-    fig = go.Figure(go.Histogram(x=logs, nbinsx=40, marker_color=TRAIN, name=label or "measured",
+    counts, edges = np.histogram(logs, bins=40) if logs.size else (np.ones(1), np.array([-1.0, 1.0]))
+    size = float(edges[1] - edges[0]) or 1.0
+    fig = go.Figure(go.Histogram(x=logs, xbins=dict(start=float(edges[0]), end=float(edges[-1]) + size / 2, size=size),
+                                 marker_color=TRAIN, name=label or "measured",
                                  hovertemplate="log10 σ² %{x}<br>%{y} values<extra></extra>"))
     measured = float(np.mean(sq))
-    fig.add_vline(x=math.log10(measured) if measured > 0 else 0, line=dict(color=TRAIN, dash="dot", width=2),
-                  annotation_text=f"measured mean {measured:.3g}", annotation_position="top left")
+    top = float(counts.max())
+    # The two means as lines with legend entries (text on the lines would cover each other and the axis).
+    _mean_line(fig, math.log10(measured) if measured > 0 else 0, top, f"measured mean {measured:.3g}",
+               dict(color=MUTED, dash="dot", width=3))
     if predicted_mean and predicted_mean > 0:
-        fig.add_vline(x=math.log10(predicted_mean), line=dict(color=VAL, width=3),
-                      annotation_text=f"predicted mean {predicted_mean:.3g}", annotation_position="top right")
+        _mean_line(fig, math.log10(predicted_mean), top, f"predicted mean {predicted_mean:.3g}",
+                   dict(color=VAL, width=3))
         if predicted_std and predicted_std > 0:
             hi = math.log10(predicted_mean + predicted_std)
             lo = math.log10(max(predicted_mean - predicted_std, predicted_mean * 1e-3))
             fig.add_vrect(x0=lo, x1=hi, fillcolor=VAL, opacity=0.1, line_width=0)
-    fig.update_xaxes(title_text="log10 squared singular value of d a_last / d a_first")
+    fig.update_xaxes(title_text="log10 σ² of d a_last / d a_first")
     fig.update_yaxes(title_text="count")
     title = f"Jacobian spectrum at step {record.step}" + (f": {label}" if label else "")
     return base_layout(fig, title, height)
+
+
+def _mean_line(fig: go.Figure, x: float, top: float, name: str, line: dict) -> None:
+    fig.add_trace(go.Scatter(x=[x, x], y=[0, top], mode="lines", line=line, name=name, hoverinfo="name"))
 
 
 def phase_diagram(activation: str, sigma_w2: np.ndarray, sigma_b2: np.ndarray, xi_c: np.ndarray,
@@ -109,10 +117,8 @@ def phase_diagram(activation: str, sigma_w2: np.ndarray, sigma_b2: np.ndarray, x
     fig.update_xaxes(title_text="σ_w² (weight variance × fan-in)", range=[float(np.min(sigma_w2)),
                                                                          float(np.max(sigma_w2))])
     fig.update_yaxes(title_text="σ_b² (bias variance)", range=[float(np.min(sigma_b2)), float(np.max(sigma_b2))])
-    fig = base_layout(fig, f"Phase diagram of {activation}: ordered (left) · critical line · chaotic (right)",
-                      height)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0), margin=dict(b=60))
-    return fig
+    return base_layout(fig, f"Phase diagram of {activation}: ordered (left) · critical line · chaotic (right)",
+                       height)  # legend at the bottom edge
 
 
 def chi_points(points: Sequence[dict], *, height: int = 340) -> go.Figure:

@@ -106,7 +106,10 @@ def class_header(c: Classroom) -> None:
     left, right = st.columns([1, 2])
     left.metric("Class code", c.code, help="students can type it on the Explorer page too")
     with right:
-        url_state.show_share_link({CLASS_KEY: c.code}, what="class with your students (the Explorer)")
+        st.caption("Share this link with your students: it opens the Explorer in your class (copy button on the right).")
+        here = url_state.page_url()  # .../classroom?...: the students' page is the Explorer beside it
+        st.code(links.page_url(here.split("?")[0].rsplit("/", 1)[0] + "/explorer" if here else None,
+                               {CLASS_KEY: c.code}), language=None, wrap_lines=True)
         st.caption("Keep this page's own link (with key=…) to yourself: it is the only way back to this view.")
     with st.expander("Push a preset to every student's Explorer"):
         choice = st.selectbox("Preset", list(PRESETS), format_func=lambda n: f"{n}: {PRESETS[n].description}",

@@ -230,8 +230,10 @@ def _panels(jobs, labels, stat: str, threshold: float) -> None:
     left, right = st.columns(2)
     left.plotly_chart(first_layer_overlay(runs, labels, stat), key="cmp.first")
     right.plotly_chart(layer_profile_overlay(runs, labels, stat), key="cmp.profile")
-    table = comparison_table(runs, labels, threshold)
-    st.dataframe(_formatted(table), hide_index=True, key="cmp.table")
+    summary, per_layer = _split(_formatted(comparison_table(runs, labels, threshold)))
+    st.dataframe(summary, hide_index=True, key="cmp.table")  # a few columns: no sideways scroll on a projector
+    with st.expander("‖dL/dW‖ of every layer at the latest step (one column per run)"):
+        st.dataframe(per_layer, key="cmp.layers")
     with st.expander("Automatic reading of each run"):
         for lab, run in zip(labels, runs, strict=True):
             st.markdown(f"**{escape_markdown(lab, 80)}**")
@@ -275,6 +277,17 @@ def _reading(setup: links.Group | None, runs, labels) -> None:
     with right.container(border=True):
         st.markdown(f"**Automatic reading** {icon}")
         st.markdown(escape_markdown(reading.text, 1200))
+
+
+def _split(table):
+    """(the summary columns, the per-layer gradients as layers x runs): the wide table in two narrow ones.
+    The first and last layer's values are the per-layer table's first and last rows."""
+    grads = [c for c in table.columns if c.startswith("grad ")]
+    summary = table.drop(columns=grads + ["first-layer grad", "last-layer grad"], errors="ignore")
+    per_layer = table.set_index("run")[grads].T
+    per_layer.index = [c.removeprefix("grad ") for c in grads]
+    per_layer.columns = [f"run {i + 1}" for i in range(len(per_layer.columns))]
+    return summary, per_layer
 
 
 def _formatted(table):

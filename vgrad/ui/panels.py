@@ -1,7 +1,12 @@
 """The Explorer's live view: run controls, headline numbers and the charts of one job.
 
-    controls(client, form)          # Train / Pause / Step / Stop (outside the live fragment)
-    live_view(job)                  # headline + charts 1-6 + exports (inside the live fragment)
+    follow_link(client)             # ?job=ID: reattach to an earlier tab's run (and keep the id in the link)
+    controls(client, form)          # Train / Pause / Step / Stop and the playback speed (outside the fragment)
+    live_view(job)                  # headline + charts + exports of the playback's view (inside the fragment)
+    history_panel(client)           # "Your last runs": reopen or save a finished run of this session
+
+The charts show live.view(job, position): the records up to the playback position, which moves at
+the chosen speed while the service trains at full speed (vgrad.ui.live).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from vgrad import charts
 from vgrad.charts.network import network_diagram
 from vgrad.readings import config_phase, divergence_banner, notices
 from vgrad.records import Action, Status
+from vgrad.run import Run
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.store import StoreError, save_run
 from vgrad.text import MISSING, escape_markdown, orders_short, orders_text, pct
@@ -20,6 +26,16 @@ from vgrad.ui.config_form import FormResult
 
 STATS = {"grad_norm": "dL/dW (weight gradient)", "act_grad_rms": "dL/da (back-propagated)"}
 _ERROR = "vgrad.control_error"
+JOB_PARAM = "job"  # the link key of the page's job (config_form.PAGE_KEYS)
+_GONE = "vgrad.job_gone"  # the sentence for a link whose job the service no longer has
+_TRIED = "vgrad.job_tried"  # the link's job id this session tried to reattach
+_HISTORY_NOTE = "vgrad.history_note"  # what the last Reopen or Save of the history said
+_CHOSEN = "explorer_speed_chosen"
+AVERAGE_RATE = "Avg. steps / s"  # the headline's speed once the run ended  # the user picked a playback speed (Train keeps it then)
+SPEED_HELP = ("How fast the charts go through the run. The service always trains at full speed; this only "
+              "sets how fast you watch it: real time = at the pace it trains (a long run shows its latest "
+              "state), 10 steps per second = step by step, as in TensorFlow Playground, as fast as possible = "
+              "straight to the newest step.")
 
 CAPTIONS = {
     "network": "Each circle is a neuron, each line a weight; the line's colour and thickness are the size of "
@@ -34,6 +50,8 @@ CAPTIONS = {
               "gets almost no signal.",
     "health": "Saturated sigmoid/tanh units (flat tails) and dead ReLUs pass almost no gradient backwards.",
     "boundary": "The black P = 0.5 line should bend to separate the two classes as training goes on.",
+    "boundary_waiting": "The decision boundary appears after the first epoch: the network's prediction over "
+                        "the plane of the two features, with the training points on it.",
     "boundary_multiclass": "Each region takes the colour of the class the network predicts there (paler: "
                            "less sure); the points are the training examples in their true class's colour.",
     "boundary_regression": "The colour is the predicted value; the points are the training examples, "
@@ -55,6 +73,10 @@ def _start(client: BackendClient, form: FormResult) -> None:
         job = live.start(client, form.config, form.preset)
         class_view.register(job, class_view.current())
         st.session_state.pop(_ERROR, None)
+        st.session_state.pop(_GONE, None)
+        st.query_params[JOB_PARAM] = job.job_id
+        if not st.session_state.get(_CHOSEN):
+            st.session_state[live.SPEED_KEY] = live.default_speed(form.config)
     except BackendError as exc:
         st.session_state[_ERROR] = f"The service refused the run: {exc}"
 
@@ -73,59 +95,110 @@ def _control(client: BackendClient, action: Action | None) -> None:
         st.session_state.pop(_ERROR, None)
 
 
+def _replay() -> None:
+    job = live.current()
+    if job is not None:
+        live.replay(job)
+
+
+def follow_link(client: BackendClient | None) -> None:
+    """The link's ?job=ID is the page's job: reattach to it in a new tab (once), else write the page's
+    job id into the link; a job the service no longer has is said in one sentence."""
+    wanted = str(st.query_params.get(JOB_PARAM, ""))
+    job = live.current()
+    if wanted and (job is None or job.job_id != wanted) and wanted != st.session_state.get(_TRIED):
+        if client is None:
+            return  # the service is starting: try once it answers
+        st.session_state[_TRIED] = wanted
+        job, problem = live.attach(client, wanted)
+        if problem:
+            st.session_state[_GONE] = problem
+            st.query_params.pop(JOB_PARAM, None)
+    elif job is not None and wanted != job.job_id:
+        st.query_params[JOB_PARAM] = job.job_id
+    if st.session_state.get(_GONE):
+        st.warning(escape_markdown(st.session_state[_GONE], 400), icon=":material/history:")
+
+
 def controls(client: BackendClient | None, form: FormResult) -> None:
-    """The Train / Pause / Step / Stop row."""
+    """The Train / Pause / Step / Stop row, then the playback speed."""
     job = live.current()
     running = job is not None and job.active and client is not None
     cols = st.columns([1.3, 1.2, 1, 1, 4])
-    cols[0].button("Train", icon=":material/play_arrow:", type="primary", key="ctl_train", on_click=_start, args=(client, form),
-                   disabled=client is None or form.config is None or bool(form.limit), width="stretch",
-                   help="start a new run with the settings in the sidebar")
+    cols[0].button("Train", icon=":material/play_arrow:", type="primary", key="ctl_train", on_click=_start,
+                   args=(client, form), disabled=client is None or form.config is None or bool(form.limit),
+                   width="stretch", help="start a new run with the settings in the sidebar")
     paused = bool(job and job.paused)
     cols[1].button("Resume" if paused else "Pause",
                    icon=":material/play_arrow:" if paused else ":material/pause:", key="ctl_pause", on_click=_control,
                    args=(client, None), disabled=not running, width="stretch")
-    cols[2].button("Step", icon=":material/skip_next:", key="ctl_step", on_click=_control, args=(client, Action.STEP), disabled=not running,
-                   width="stretch", help="run exactly one step, then stay paused")
-    cols[3].button("Stop", icon=":material/stop:", key="ctl_stop", on_click=_control, args=(client, Action.STOP), disabled=not running,
-                   width="stretch")
+    cols[2].button("Step", icon=":material/skip_next:", key="ctl_step", on_click=_control,
+                   args=(client, Action.STEP), disabled=not running, width="stretch",
+                   help="run exactly one step, then stay paused")
+    cols[3].button("Stop", icon=":material/stop:", key="ctl_stop", on_click=_control, args=(client, Action.STOP),
+                   disabled=not running, width="stretch")
     if form.config is None or form.limit:
         cols[4].caption("Fix the setting marked in the sidebar to train.")
     elif job is None:
         cols[4].caption("Press Train: the charts below fill in live.")
+    speed_row(job, form)
     if st.session_state.get(_ERROR):
         st.error(escape_markdown(st.session_state[_ERROR], 600))
 
 
+def speed_row(job: live.LiveJob | None, form: FormResult) -> None:
+    """Playback: real time / 10 steps per second / as fast as possible, and Replay."""
+    if live.SPEED_KEY not in st.session_state:
+        st.session_state[live.SPEED_KEY] = live.default_speed(form.config)
+    left, right = st.columns([5, 1], vertical_alignment="bottom")
+    left.segmented_control("Playback", live.SPEEDS, key=live.SPEED_KEY, required=True, help=SPEED_HELP,
+                           on_change=lambda: st.session_state.__setitem__(_CHOSEN, True))
+    right.button("Replay", icon=":material/replay:", key="ctl_replay", on_click=_replay, width="stretch",
+                 disabled=job is None or not job.run.steps, help="watch this run again from its first step")
+
+
 # --- the live view ----------------------------------------------------------------------------
 
-def headline_row(job: live.LiveJob) -> None:
+def rate_text(sps: float | None) -> str:
+    return MISSING if sps is None else f"{sps:,.0f}" if sps >= 10 else f"{sps:.1f}"
+
+
+def headline_row(job: live.LiveJob, view: Run) -> None:
+    """Status, step, epoch, speed, attenuation and accuracy of what the charts show (the playback's view)."""
     run = job.run
-    metrics = run.final_metrics()
-    orders = run.attenuation_orders()
-    cols = st.columns(6)
-    cols[0].metric("Status", live.status_text(job))
-    cols[1].metric(f"Step (of {run.total_steps:,})", f"{run.last_step + 1:,}")
-    cols[2].metric(f"Epoch (of {run.epochs_total:,})", f"{len(run.epochs):,}")
-    sps = job.steps_per_second
-    cols[3].metric("Steps / s", MISSING if sps is None else f"{sps:,.0f}" if sps >= 10 else f"{sps:.1f}")
-    att = orders_short(orders)
-    cols[4].metric("Attenuation", att if att in (MISSING, "∞") else f"{att} orders",
-                   help="log10(last layer's ‖dL/dW‖ / first layer's) at the latest step: " + orders_text(orders))
+    metrics = view.final_metrics()
+    orders = view.attenuation_orders()
+    cols = st.columns([1.2, 1, 1, 1, 1.05, 1.05])
+    cols[0].metric("Status", live.view_status(job, view))
+    cols[1].metric(f"Step (of {run.total_steps:,})", f"{view.last_step + 1:,}")
+    cols[2].metric(f"Epoch (of {run.epochs_total:,})", f"{len(view.epochs):,}")
+    ended = run.done or job.lost
+    cols[3].metric(AVERAGE_RATE if ended else "Steps / s", rate_text(job.steps_per_second),
+                   help="the whole run's average, by the service's clock" if ended else
+                   "steps the service trains per second, over the last few seconds")
+    cols[4].metric("Attenuation", orders_short(orders), delta="orders of 10", delta_color="off", delta_arrow="off",
+                   help="log10(last layer's ‖dL/dW‖ / first layer's) at the step shown: " + orders_text(orders))
     cols[5].metric("Val. accuracy", pct(metrics["val_accuracy"]), help=f"training accuracy {pct(metrics['accuracy'])}")
-    st.progress(run.progress)
+    st.progress(view.progress, text=progress_text(job, view))
     st.caption(f"Theory at initialisation: {escape_markdown(config_phase(run.config))}")
     notes = st.container()  # always present, so the charts below keep their place when it is empty
-    banner = divergence_banner(run)
+    banner = divergence_banner(run if job.lost else view)
     if banner:
         notes.error(escape_markdown(banner, 800), icon=":material/error:")
-    elif job.status == Status.QUEUED:
+    elif job.status == Status.QUEUED and not run.done:
         notes.info(f"Waiting for a free trainer: position {job.queue_position or '?'} in the queue.",
                    icon=":material/hourglass_top:")
-    for n in figures.cached("explorer_notices", figures.run_token(job.job_id, run), lambda: notices(run)):
+    for n in figures.cached("explorer_notices", figures.run_token(job.job_id, view), lambda: notices(view)):
         notes.info(escape_markdown(n.text, 600), icon=":material/info:")
     if job.error:
         notes.warning(f"Lost contact with the training service, retrying: {escape_markdown(job.error)}")
+
+
+def progress_text(job: live.LiveJob, view: Run) -> str:
+    """'step 40 of 90 shown · 90 trained' while the playback is behind, else ''."""
+    if view is job.run:
+        return "" if job.complete else f"reading the steps the view skipped ({len(job.gaps)} gap)"
+    return f"step {view.last_step + 1:,} of {job.run.total_steps:,} shown · {job.available:,} trained"
 
 
 def gradient_heatmap(run, key: str = "explorer", token: tuple = ()) -> str:
@@ -170,14 +243,16 @@ def kernel_panel(run, key: str = "explorer", token: tuple = ()) -> None:
 def exports(job: live.LiveJob, key: str = "explorer") -> None:
     run = job.run
     name = f"vgrad-{job.preset or 'custom'}-{job.job_id[:8]}"
+    ready = bool(run.steps) and job.complete
     c1, c2, c3 = st.columns([1, 1, 3])
-    c1.download_button("Run as JSON", icon=":material/download:", data=run.to_json, file_name=f"{name}.json", mime="application/json",
-                       key=f"{key}_json", on_click="ignore", disabled=not run.steps, width="stretch")
-    c2.download_button("Steps as CSV", icon=":material/download:", data=run.to_csv, file_name=f"{name}.csv", mime="text/csv",
-                       key=f"{key}_csv", on_click="ignore", disabled=not run.steps, width="stretch")
+    c1.download_button("Run as JSON", icon=":material/download:", data=run.to_json, file_name=f"{name}.json",
+                       mime="application/json", key=f"{key}_json", on_click="ignore", disabled=not ready,
+                       width="stretch")
+    c2.download_button("Steps as CSV", icon=":material/download:", data=run.to_csv, file_name=f"{name}.csv",
+                       mime="text/csv", key=f"{key}_csv", on_click="ignore", disabled=not ready, width="stretch")
     c3.caption("JSON: config, every record and the status (reload it on the Runs page). "
                "CSV: one row per step × layer.")
-    if run.done and run.steps:
+    if run.done and ready:
         save_form(run, default=name, key=key)
 
 
@@ -194,15 +269,25 @@ def save_form(run, default: str, key: str) -> None:
             st.success(f"Saved as **{escape_markdown(name)}** (#{run_id}); open it on the Runs page.")
 
 
+def run_label(job: live.LiveJob) -> str:
+    """A short name for a run: its preset, else its changed settings."""
+    changed = ", ".join(f"{k}={v}" for k, v in list(job.config.changed().items())[:3])
+    return job.preset or changed or "defaults"
+
+
 def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
-    """Headline numbers and charts 1-6 of the page's job (or what to do when there is none)."""
+    """Headline numbers and charts of the page's job, as far as the playback has got (or what to do)."""
     if job is None:
         st.info("No run yet. Pick a preset or change the settings in the sidebar, then press **Train**.")
         return
-    run = job.run
+    speed = st.session_state.get(live.SPEED_KEY) or live.default_speed(job.config)
+    run = live.view(job, live.advance(job, speed))
     token = figures.run_token(job.job_id, run)
-    class_view.save_finished(job, class_view.current())
-    headline_row(job)
+    if job.run.done and job.complete:
+        if not job.ended_before:
+            class_view.save_finished(job, class_view.current())
+        live.remember(job, run_label(job))
+    headline_row(job, run)
     stat = gradient_heatmap(run, key, token)
     left, right = st.columns(2)
     with left:
@@ -215,28 +300,84 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
         st.caption(CAPTIONS["flow"])
     left, right = st.columns(2)
     with left:
-        figures.chart(f"{key}_curves", token, lambda: charts.loss_accuracy(run.epochs, run.steps))
+        figures.chart(f"{key}_curves", token, lambda: charts.loss_accuracy(run.epochs, run.steps, height=380))
         st.caption(CAPTIONS["curves"])
         figures.chart(f"{key}_health", token, lambda: charts.activation_health(run.steps, run.layers))
         st.caption(CAPTIONS["health"])
     with right:
-        if run.boundaries or run.data:
-            classes = run.start.classes if run.start is not None else ()
-            figures.chart(f"{key}_boundary", token, lambda: charts.decision_boundary(
-                run.boundaries[-1] if run.boundaries else None, run.data, classes=classes, task=run.task))
-            st.caption(CAPTIONS["boundary" if run.task == "binary" else f"boundary_{run.task}"])
-        elif run.confusion is not None:
-            confusion_panel(run, key, token)
-        else:
-            st.info("The decision boundary is drawn for 2-feature data (mlp with n_features = 2); a "
-                    "classification run shows its confusion matrix here when it ends.")
-    if run.confusion is not None and (run.boundaries or run.data):
+        boundary_panel(run, key, token)
+    if run.confusion is not None and has_boundary(run):
         left, _ = st.columns(2)
         with left:
             confusion_panel(run, key, token)
     theory_panel(run, key, token)
     kernel_panel(run, key, token)
     exports(job, key)
+
+
+def has_boundary(run: Run) -> bool:
+    """2-feature data: the run draws a decision boundary (from its first epoch on)."""
+    return bool(run.boundaries or run.data) or (run.config.family == "mlp" and run.config.n_features == 2)
+
+
+def boundary_panel(run: Run, key: str, token: tuple) -> None:
+    """The decision boundary (an empty chart until its first epoch), else the confusion matrix."""
+    if has_boundary(run):
+        classes = run.start.classes if run.start is not None else ()
+        figures.chart(f"{key}_boundary", token, lambda: charts.decision_boundary(
+            run.boundaries[-1] if run.boundaries else None, run.data, classes=classes, task=run.task))
+        caption = "boundary_waiting" if not run.boundaries else "boundary" if run.task == "binary" \
+            else f"boundary_{run.task}"
+        st.caption(CAPTIONS[caption])
+    elif run.confusion is not None:
+        confusion_panel(run, key, token)
+    else:
+        st.info("The decision boundary is drawn for 2-feature data (mlp with n_features = 2); a "
+                "classification run shows its confusion matrix here when it ends.")
+
+
+def history_panel(client: BackendClient | None, key: str = "explorer") -> None:
+    """The session's last finished runs: one click reopens one (at its end) or saves it."""
+    items = live.history()
+    if not items:
+        return
+    job = live.current()
+    st.markdown("**Your last runs** (this tab; reopening shows a run at its end)")
+    for i, past in enumerate(items):
+        shown = job is not None and job.job_id == past.job_id
+        c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
+        c1.markdown(f"{escape_markdown(past.label, 80)}: {escape_markdown(past.status)}, {past.steps:,} steps, "
+                    f"attenuation {orders_short(past.orders)} orders, val. accuracy {pct(past.val_accuracy)}"
+                    + (" · *shown above*" if shown else ""))
+        c2.button("Reopen", icon=":material/open_in_browser:", key=f"{key}_hist_open_{i}", width="stretch",
+                  on_click=_reopen, args=(client, past), disabled=shown)
+        if past.job is not None:
+            c3.button("Save", icon=":material/save:", key=f"{key}_hist_save_{i}", width="stretch",
+                      on_click=_save_past, args=(past,))
+    if st.session_state.get(_HISTORY_NOTE):
+        st.caption(escape_markdown(st.session_state[_HISTORY_NOTE], 300))
+
+
+
+def _reopen(client: BackendClient | None, past: live.Past) -> None:
+    problem = live.reopen(client, past)
+    st.session_state[_HISTORY_NOTE] = problem
+    job = live.current()
+    if not problem and job is not None:
+        st.query_params[JOB_PARAM] = job.job_id
+        st.session_state[_TRIED] = job.job_id
+
+
+def _save_past(past: live.Past) -> None:
+    if past.job is None:
+        return
+    name = f"vgrad-{past.label}-{past.job_id[:8]}"[:120]
+    try:
+        run_id = save_run(past.job.run, name)
+    except StoreError as exc:
+        st.session_state[_HISTORY_NOTE] = f"Not saved: {exc}"
+    else:
+        st.session_state[_HISTORY_NOTE] = f"Saved {name} as run #{run_id}; open it on the Runs page."
 
 
 def confusion_panel(run, key: str, token: tuple) -> None:
@@ -255,11 +396,13 @@ def theory_panel(run, key: str = "explorer", token: tuple = ()) -> None:
                                                           if view.reading is not None else ""))
     left, right = st.columns(2)
     with left:
-        figures.chart(f"{key}_theory", (token[:1], len(run.steps) > 0), lambda: theory_flow(view, run.layers))
+        figures.chart(f"{key}_theory", (token[:1], len(run.steps) > 0),
+                      lambda: theory_flow(view, run.layers, height=360))
         st.caption(CAPTIONS["theory"])
     with right:
         spectrum = run.spectra[0] if run.spectra else None
         mean = view.spectrum_mean if view.applies else None
         figures.chart(f"{key}_spectrum", (token[:1], spectrum is not None),
-                      lambda: spectrum_histogram(spectrum, mean, view.spectrum_std if view.applies else None))
+                      lambda: spectrum_histogram(spectrum, mean, view.spectrum_std if view.applies else None,
+                                                 height=360))
         st.caption(CAPTIONS["spectrum"])

@@ -24,6 +24,7 @@ from vgrad.run import Run
 from vgrad.service.client import BackendError
 from vgrad.store import RunStore, SavedRun, StoreError, parse_run_json
 from vgrad.text import escape_markdown, num, orders_short, orders_text
+from vgrad.ui import figures
 
 RUN_KEY = "run"
 MAX_ID_CHARS = 18
@@ -78,6 +79,7 @@ def import_section(store: RunStore) -> None:
             else:
                 st.success(f"Imported as run #{run_id}.")
                 st.query_params[RUN_KEY] = str(run_id)
+                st.session_state["open_run"] = run_id  # the picker below shows it (it kept its last choice)
 
 
 def runs_list(store: RunStore) -> list[SavedRun]:
@@ -133,8 +135,9 @@ def show_run(store: RunStore, saved: SavedRun) -> None:
     m4.metric("Val accuracy", num(run.final_metrics()["val_accuracy"]))
     if run.message:
         st.caption(escape_markdown(run.message))
-    st.plotly_chart(charts.gradient_heatmap(run.steps, run.layers), key=f"heat_{saved.id}")
-    st.plotly_chart(charts.loss_accuracy(run.epochs, run.steps), key=f"curves_{saved.id}")
+    token = (saved.id, saved.created)  # a figure is built once per saved run and session
+    figures.chart(f"heat_{saved.id}", token, lambda: charts.gradient_heatmap(run.steps, run.layers))
+    figures.chart(f"curves_{saved.id}", token, lambda: charts.loss_accuracy(run.epochs, run.steps))
     with st.expander("Configuration"):
         st.json(run.config.changed() or {"(defaults)": True})
     exports(saved.name, store, saved.id, run)
