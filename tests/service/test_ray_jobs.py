@@ -1,5 +1,8 @@
 """The service with VGRAD_EXECUTOR=ray: every training runs on a real local Ray cluster started here
 (`ray start --head` on a free port, stopped by process id), records streamed back as they are made.
+Covered: the same records as a local training of the same seed; pause, step, resume and stop; a worker
+killed (SIGKILL) while training or paused, and one frozen (SIGSTOP) when its job is stopped; a sweep's
+cells; an unreachable cluster at start (local training, /health says why).
 
 Skipped only when ray cannot be imported (CI installs requirements.txt, so it runs there).
 """
@@ -11,17 +14,18 @@ import os
 import signal
 import time
 
+import psutil
 import pytest
 import requests
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements.txt)")
 
 from tests.conftest import ServiceProcess  # noqa: E402
-from tests.ray_head import RayHead  # noqa: E402
+from tests.ray_head import RayHead, free_port  # noqa: E402
 from tests.service.helpers import read_all, wait_for, wait_step_stable  # noqa: E402
 from vgrad.config import RunConfig  # noqa: E402
 from vgrad.records import StatusRecord, StepRecord  # noqa: E402
-from vgrad.service.ray_jobs import RayJobs  # noqa: E402
+from vgrad.service.ray_jobs import STOP_GRACE_SECONDS, RayJobs  # noqa: E402
 from vgrad.service.settings import Settings  # noqa: E402
 
 # 200 epochs x 3 steps of a 2-layer net: about a second on a Ray worker.
@@ -62,18 +66,20 @@ def test_health_says_trainings_run_on_the_ray_cluster(service, head):
                              "nodes": 1, "error": None}
 
 
-def test_records_stream_back_while_it_trains_and_equal_a_local_run(client):
+def test_records_stream_back_while_it_trains_and_equal_a_local_run(client, service, head):
     jid = client.submit(RunConfig(**STREAMED), "ray-stream")["id"]
-    records = []
+    records, workers = [], set()
 
     def some_steps_while_running():
         page = client.records(jid, offset=len(records))
         records.extend(page.records)
-        return page.status == "running" and _steps(records)
+        workers.update(p.pid for p in head.workers("vgrad_train_job"))
+        return page.status == "running" and _steps(records) and workers
 
-    wait_for(some_steps_while_running, 90, every=0.02, what="step records of a running job")
+    wait_for(some_steps_while_running, 90, every=0.02, what="step records of a job running on a Ray worker")
     total = RunConfig(**STREAMED).total_steps
     assert 0 < len(_steps(records)) < total  # streamed: the rest is still being made
+    assert service.pid not in workers  # trained by a Ray worker process, not by the service
     records += read_all(client, jid)[len(records):]
     assert _steps(records) == list(range(total))
     assert records[-1] == StatusRecord(status="finished", step=total - 1, message=f"trained {total} steps")
@@ -87,12 +93,13 @@ def test_records_stream_back_while_it_trains_and_equal_a_local_run(client):
     assert [json.loads(r.to_json()) for r in records] == [json.loads(r.to_json()) for r in here]  # bit for bit
 
 
-def test_pause_step_resume_and_stop_reach_the_remote_training(client):
+def test_pause_step_resume_and_stop_reach_the_remote_training(client, head):
     jid = client.submit(RunConfig(**LONGEST), "ray-control")["id"]
     wait_for(lambda: client.job(jid)["step"] > 0, 90, what="the first steps")
     client.control(jid, "pause")
     paused = wait_step_stable(client, jid)
     assert client.job(jid)["paused"] is True
+    assert len(head.workers("vgrad_train_job")) == 1  # held by its Ray worker, not by the service
     client.control(jid, "step")
     wait_for(lambda: client.job(jid)["step"] == paused + 1, 30, what="one step")
     assert wait_step_stable(client, jid) == paused + 1  # exactly one step, then paused again
@@ -109,9 +116,13 @@ def test_pause_step_resume_and_stop_reach_the_remote_training(client):
     assert _steps(records) == list(range(last.step + 1)) and last.step + 1 < RunConfig(**LONGEST).total_steps
 
 
-def test_a_killed_ray_worker_fails_its_job_with_a_sentence_and_the_service_goes_on(client, service, head):
+@pytest.mark.parametrize("when", ["training", "paused"])
+def test_a_killed_ray_worker_fails_its_job_with_a_sentence_and_the_service_goes_on(client, service, head, when):
     jid = client.submit(RunConfig(**LONGEST), "ray-kill")["id"]
     wait_for(lambda: client.job(jid)["step"] > 10, 90, what="the job to stream steps")
+    if when == "paused":  # nothing streams while paused: the death must still be noticed
+        client.control(jid, "pause")
+        wait_step_stable(client, jid)
     workers = head.workers("vgrad_train_job")
     assert len(workers) == 1, workers
     os.kill(workers[0].pid, signal.SIGKILL)
@@ -149,17 +160,61 @@ def test_a_sweeps_tasks_run_on_the_cluster_and_equal_the_same_sweep_here(client,
     assert sorted((c.cell, c.measures) for c in cells) == sorted((c.cell, c.measures) for c in here.cells)
 
 
-def test_an_unreachable_cluster_at_start_means_local_training_said_once(capsys):
-    executor = RayJobs("127.0.0.1:1")
-    executor._connect()  # what start() runs in its thread
-    assert executor.usable(0) is False
-    health = executor.health()
-    assert health["executor"] == "local"
-    assert health["ray"]["error"].startswith("cannot reach the Ray cluster at 127.0.0.1:1")
-    assert health["ray"]["error"].endswith("trainings run in this service instead (VGRAD_EXECUTOR=local)")
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == [f"vgrad: {health['ray']['error']}"]
+def test_an_unreachable_cluster_at_start_means_local_training_and_health_says_why():
+    """A service started with VGRAD_EXECUTOR=ray and nothing at VGRAD_RAY_ADDRESS: one line in its log,
+    /health names the address and the reason, and jobs train in the service itself."""
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    svc = ServiceProcess({"VGRAD_EXECUTOR": "ray", "VGRAD_RAY_ADDRESS": address, "VGRAD_WARM": "0"}).wait_ready()
+    try:
+        health = wait_for(lambda: (h := requests.get(svc.url + "/health", timeout=5).json())["ray"]["reachable"]
+                          is False and h, 60, what="the connection attempt to end")
+        error = (f"cannot reach the Ray cluster at {address}: Connection refused; trainings run in this service "
+                 "instead (VGRAD_EXECUTOR=local)")
+        assert health["executor"] == "local" and health["ok"]
+        assert health["ray"] == {"address": address, "connected": False, "reachable": False, "cpus": None,
+                                 "nodes": None, "error": error}
+        client = svc.client()
+        records = read_all(client, client.submit(RunConfig(epochs=1, hidden_layers=2, n_samples=100), "no-ray")["id"])
+        assert _steps(records) == [0, 1, 2] and records[-1].status == "finished"
+        svc.log.seek(0)
+        assert svc.log.read().count(error) == 1  # said once, in the service's log
+    finally:
+        svc.stop()
+    executor = RayJobs(address)  # the same attempt in this process: nothing connected, nothing left behind
+    executor._connect()
+    assert executor.usable(0) is False and executor.health()["ray"]["error"] == error
     assert not ray.is_initialized()
+
+
+def test_a_frozen_ray_worker_does_not_hang_a_stopped_job(client, head):
+    """A worker that stops answering (SIGSTOP: alive, silent) cannot hold a job: a stop ends it as
+    cancelled after STOP_GRACE_SECONDS, its Ray task is killed, and the cluster trains the next job."""
+    jid = client.submit(RunConfig(**LONGEST), "ray-frozen")["id"]
+    wait_for(lambda: client.job(jid)["step"] > 10, 90, what="the job to stream steps")
+    workers = head.workers("vgrad_train_job")
+    assert len(workers) == 1, workers
+    frozen = workers[0]
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        time.sleep(0.5)
+        client.control(jid, "stop")
+        t0 = time.monotonic()
+        records = read_all(client, jid, timeout=STOP_GRACE_SECONDS + 30)
+        waited = time.monotonic() - t0
+    finally:
+        try:
+            os.kill(frozen.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    last = records[-1]
+    assert last.status == "cancelled" and last.step == _steps(records)[-1]
+    assert last.message == (f"stopped by request after {last.step + 1} steps (its Ray worker did not answer within "
+                            f"{STOP_GRACE_SECONDS:g} s and was ended)")
+    assert STOP_GRACE_SECONDS <= waited < STOP_GRACE_SECONDS + 15
+    wait_for(lambda: not frozen.is_running() or frozen.status() == psutil.STATUS_ZOMBIE, 30,
+             what="Ray to end the frozen worker")
+    tiny = client.submit(RunConfig(epochs=1, hidden_layers=2, n_samples=100), "ray-frozen")["id"]
+    assert read_all(client, tiny)[-1].status == "finished"
 
 
 def test_the_executor_setting_is_checked():
