@@ -69,7 +69,9 @@ def test_a_killed_service_restarts_and_the_page_says_the_run_was_lost(child_mode
     assert "crashed" in lost[0] and "Press Train to run it again" in lost[0]
     assert not any("forgotten" in m or "retrying" in m for m in said), said
     assert {m.label: m.value for m in at.metric}["Status"] == "failed"
-    assert not at.button(key="ctl_train").disabled and at.button(key="ctl_stop").disabled
+    assert at.button(key="ctl_stop").disabled
+    # Train comes back once the new service has TensorFlow warm (until then the page says it is loading)
+    rerun_until(at, lambda: not at.button(key="ctl_train").disabled, 90, "the Train button after the restart")
 
     at.button(key="ctl_train").click().run()  # run it again
     assert not at.exception, at.exception

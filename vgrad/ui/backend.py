@@ -25,6 +25,7 @@ _READY_AT = "vgrad.backend_ready_at"
 # A health check this recent is trusted (saves a round trip to a busy service on every rerun);
 # a service that dies is noticed by the next poll anyway.
 READY_TRUST_SECONDS = 3.0
+BUSY_TIMEOUT = 4.0
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,9 +38,9 @@ def get_client() -> BackendClient:
     return _client_for(ensure_backend(), service_token())
 
 
-def status(client: BackendClient) -> str:
+def status(client: BackendClient, timeout: float = 1.0) -> str:
     """'ready', 'starting', 'unauthorized' or 'down' (launcher.backend_status)."""
-    return backend_status(client.base_url, timeout=1.0, token=service_token())
+    return backend_status(client.base_url, timeout=timeout, token=service_token())
 
 
 def ready(client: BackendClient) -> bool:
@@ -70,7 +71,9 @@ def connect(show: bool = True) -> BackendClient | None:
             st.error(f"Could not start the training service: {exc}")
         return None
     recent = time.monotonic() - st.session_state.get(_READY_AT, -1e9) < READY_TRUST_SECONDS
-    state = "ready" if recent else status(client)
+    # A service that answered before gets longer: one starting a training on two busy cores can take a
+    # second or two to answer, and calling it "stopped" would grey out Stop for nothing.
+    state = "ready" if recent else status(client, BUSY_TIMEOUT if st.session_state.get(_WAS_READY) else 1.0)
     if state == "ready":
         if not recent:
             st.session_state[_READY_AT] = time.monotonic()
