@@ -1,6 +1,8 @@
 # vgrad: the Streamlit lab and its training backend in one image.
 #   docker build -t vgrad .
 #   docker run -p 8501:8501 -v vgrad-data:/data vgrad      # then open http://localhost:8501
+# The same image is a Ray node (no ENTRYPOINT: the command replaces CMD; README "Ray cluster"):
+#   docker run --rm --network host vgrad ray start --address HEAD_IP:6379 --block
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -21,7 +23,10 @@ RUN pip install --no-cache-dir -r requirements.txt \
 COPY --chown=vgrad:vgrad . .
 
 # Settings (see vgrad/settings.py); Streamlit runs headless and listens on all interfaces.
+# PYTHONPATH: vgrad is importable from any directory, by a Ray worker too; Ray sends no usage stats.
 ENV VGRAD_DATA_DIR=/data \
+    PYTHONPATH=/app \
+    RAY_USAGE_STATS_ENABLED=0 \
     STREAMLIT_SERVER_HEADLESS=true \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     STREAMLIT_SERVER_FILE_WATCHER_TYPE=none \

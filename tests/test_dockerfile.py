@@ -172,3 +172,12 @@ def test_every_environment_variable_is_documented_in_settings():
     for path in [*ROOT.glob("vgrad/**/*.py"), *ROOT.glob("pages/*.py"), *ROOT.glob("app.py")]:
         used |= set(re.findall(r"\bVGRAD_[A-Z][A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
     assert used - set(SETTINGS) == set(), "add these to vgrad/settings.py SETTINGS"
+
+
+def test_the_image_can_be_a_ray_node():
+    """`docker run IMAGE ray start --address HOST:6379 --block` replaces CMD (no ENTRYPOINT), finds the
+    pinned ray on PATH, and its workers import vgrad from /app whatever their directory."""
+    assert _all("ENTRYPOINT") == []
+    assert re.search(r"^ray(\[[\w,]+\])?==[\d.]+", (ROOT / "requirements.txt").read_text(), re.M)
+    assert _one("WORKDIR") in _env()["PYTHONPATH"].split(":")
+    assert _env()["RAY_USAGE_STATS_ENABLED"] == "0"  # no network at run time
