@@ -245,3 +245,22 @@ def test_remedies_verdict_reads_the_back_propagated_gradient():
     assert dropout_l2.early_first_grad(stat="act_grad_rms") < 10 * runs[0].early_first_grad(stat="act_grad_rms")
     relu = runs[1]
     assert R.gradient_reading(relu).verdict in ("balanced", "shrinking")  # early in training, not at loss ~0
+
+
+@pytest.mark.parametrize("fields, loss, acc", [
+    ({}, "ln 2 = 0.693", "50%"),
+    ({"dataset": "classification", "n_classes": 5, "n_features": 4, "n_informative": 3}, "ln 5 = 1.61", "20%"),
+])
+def test_the_curves_caption_names_the_chance_loss_of_the_runs_classes(fields, loss, acc):
+    from vgrad.ui.panels import curves_caption
+
+    said = curves_caption(Run(config=RunConfig(**fields)))
+    assert loss in said and f"accuracy near {acc}" in said
+
+
+def test_the_curves_caption_of_a_regression_says_r2():
+    from vgrad.ui.panels import curves_caption
+
+    run = Run(config=RunConfig(dataset="diabetes"))
+    assert run.task == "regression"
+    assert "1.0 (predicting the mean)" in curves_caption(run) and "R² near 0" in curves_caption(run)

@@ -35,7 +35,7 @@ def chance_loss(run: Run) -> tuple[float, str]:
     1.0 for regression (the targets are standardised, so predicting their mean scores 1)."""
     if run.task == "regression":
         return 1.0, "1.0 (predicting the mean)"
-    k = len(run.start.classes) if run.start is not None and run.start.classes else max(2, run.config.n_classes)
+    k = run.n_classes
     return math.log(k), f"ln {k} = {math.log(k):.3g}"
 # log10(last / first) at or above this: the gradient vanishes toward the input.
 VANISHING_ORDERS = 2.0

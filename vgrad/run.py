@@ -178,6 +178,13 @@ class Run:
         return self.start.task if self.start is not None else self.config.task
 
     @property
+    def n_classes(self) -> int:
+        """Classes of a classification run (the data's, else the config's; at least 2)."""
+        if self.start is not None and self.start.classes:
+            return len(self.start.classes)
+        return max(2, self.config.n_classes)
+
+    @property
     def learning_rate(self) -> float:
         return self.start.lr if self.start is not None and self.start.lr else self.config.learning_rate
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from vgrad import charts
 from vgrad.charts.network import network_diagram
-from vgrad.readings import config_phase, divergence_banner, notices
+from vgrad.readings import chance_loss, config_phase, divergence_banner, notices
 from vgrad.records import Action, Status
 from vgrad.run import Run
 from vgrad.service.client import BackendClient, BackendError
@@ -45,7 +45,6 @@ CAPTIONS = {
                "A vanishing gradient is a dark band at the bottom that never brightens.",
     "flow": "The bars should stand about level; a staircase falling towards the input means the "
             "first layers barely learn.",
-    "curves": "A loss stuck near ln 2 ≈ 0.69 and accuracy near 50% means the network is not learning yet.",
     "kernel": "Every entry of one layer's dL/dW (red > 0 > blue); near-white everywhere means this layer "
               "gets almost no signal.",
     "health": "Saturated sigmoid/tanh units (flat tails) and dead ReLUs pass almost no gradient backwards.",
@@ -158,6 +157,14 @@ def speed_row(job: live.LiveJob | None, form: FormResult) -> None:
 
 
 # --- the live view ----------------------------------------------------------------------------
+
+def curves_caption(run: Run) -> str:
+    """What a loss that learned nothing looks like for this run's task (ln k for k classes)."""
+    _, said = chance_loss(run)
+    if run.task == "regression":
+        return f"A loss stuck near {said} and R² near 0 means the network is not learning yet."
+    return f"A loss stuck near {said} and accuracy near {100 / run.n_classes:.0f}% means the network is not learning yet."
+
 
 def rate_text(sps: float | None) -> str:
     return MISSING if sps is None else f"{sps:,.0f}" if sps >= 10 else f"{sps:.1f}"
@@ -301,7 +308,7 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
     left, right = st.columns(2)
     with left:
         figures.chart(f"{key}_curves", token, lambda: charts.loss_accuracy(run.epochs, run.steps, height=380))
-        st.caption(CAPTIONS["curves"])
+        st.caption(curves_caption(run))
         figures.chart(f"{key}_health", token, lambda: charts.activation_health(run.steps, run.layers))
         st.caption(CAPTIONS["health"])
     with right:
