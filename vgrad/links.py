@@ -28,6 +28,7 @@ cannot be used is dropped, the rest is kept, and each drop is a sentence in `pro
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,6 +119,9 @@ def run_query(config: RunConfig, preset: str | None = None) -> dict[str, str]:
 SWEEP_AXES = ("axis1", "axis2", "axis3")
 SWEEP_KEYS = (*SWEEP_AXES, "map", "seeds", "mode", "cell_steps", "threshold", "metric")
 SWEEP_MODES = ("init", "trained")
+# RunConfig fields a sweep's axis cannot be, and why (the Sweep page offers every other one).
+SWEEP_FIXED = {"seed": "use seeds= to repeat each cell", "data_id": "an uploaded table is set in the base settings",
+               "target": "the target column is set in the base settings"}
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ def parse_sweep(params: Mapping[str, Any] | str, ignore: Iterable[str] = ()) -> 
     if name is not None and start.map is None:
         problems.append(f"ignored unknown map {short(name)}")
     own = {k: pairs.pop(k) for k in SWEEP_KEYS if k in pairs}
-    axes = [own[k].strip() for k in SWEEP_AXES if own.get(k, "").strip()]
+    axes = [own[k].strip() for k in SWEEP_AXES if own.get(k, "").strip() and _axis_field_ok(k, own[k], problems)]
     if not any(k in own for k in SWEEP_AXES):
         axes = list(start.axes)
     preset, base = None, start.base
@@ -201,6 +205,21 @@ def parse_sweep(params: Mapping[str, Any] | str, ignore: Iterable[str] = ()) -> 
     return SweepLink(base, preset, tuple(axes), number("seeds", start.seeds, int, 1, 10_000), mode,
                      number("cell_steps", start.steps, int, 0, 100_000),
                      number("threshold", start.threshold, float, 1e-12, 1e12), metric, start.map, tuple(problems))
+
+
+def _axis_field_ok(key: str, text: str, problems: list[str]) -> bool:
+    """Whether axis `text` (FIELD=VALUES) names a field the Sweep page can vary; if not, a sentence why.
+    Its values are checked by the page (vgrad.sweep.parse_axis), beside the axis' widgets."""
+    name = text.partition("=")[0].strip()
+    if name in FIELDS and name not in SWEEP_FIXED:
+        return True
+    if name in SWEEP_FIXED:
+        why = SWEEP_FIXED[name]
+    else:
+        near = difflib.get_close_matches(name, [f for f in FIELDS if f not in SWEEP_FIXED], n=1)
+        why = f"{short(name)} is not a setting" + (f" (did you mean {near[0]}?)" if near else "")
+    problems.append(f"ignored {key}={short(text)}: {why}")
+    return False
 
 
 def sweep_query(link: SweepLink) -> dict[str, str]:

@@ -28,7 +28,8 @@ MAP, PRESET, BASE = "sweep.map", "sweep.preset", "sweep.base"
 SEEDS, MODE, STEPS, THRESHOLD, METRIC = "sweep.seeds", "sweep.mode", "sweep.steps", "sweep.threshold", "sweep.metric"
 URL = "sweep.url"  # the link last written: another one in the address bar is a new arrival
 PAGE_KEYS = ("saved",)  # read by the page itself
-AXIS_FIELDS = tuple(f for f in FIELDS if f not in ("seed", "data_id", "target"))
+AXIS_FIELDS = tuple(f for f in FIELDS if f not in links.SWEEP_FIXED)
+FIRST = "hidden_layers"  # axis 1 when a link has none that can be used
 MODES = {"init": "At initialisation", "trained": "Trained"}
 ROLES = {1: "Axis 1 (rows)", 2: "Axis 2 (columns)", 3: "Axis 3 (one map per value)"}
 HINT = "e.g. 2,4,8 or 0.5:3:11 or 1e-4:1:9:log"
@@ -84,8 +85,12 @@ def load(link: links.SweepLink) -> None:
     for i in (1, 2, 3):
         text = link.axes[i - 1] if i <= len(link.axes) else ""
         name, _, values = text.partition("=")
-        ss[field_key(i)] = name.strip() if name.strip() in AXIS_FIELDS else (AXIS_FIELDS[0] if i == 1 else NONE)
-        ss[values_key(i)] = values.strip() if name.strip() in AXIS_FIELDS else ""
+        if name.strip() in AXIS_FIELDS:
+            ss[field_key(i)], ss[values_key(i)] = name.strip(), values.strip()
+        elif i == 1:  # a sweep needs an axis: depth, the one every map has
+            ss[field_key(i)], ss[values_key(i)] = FIRST, suggest(FIRST)
+        else:
+            ss[field_key(i)], ss[values_key(i)] = NONE, ""
     ss[SEEDS], ss[MODE] = min(link.seeds, MAX_SEEDS), link.mode
     ss[STEPS], ss[THRESHOLD] = min(link.steps, MAX_STEPS), min(max(link.threshold, 1e-6), 1e6)
     ss[METRIC] = link.metric

@@ -315,6 +315,7 @@ def results_section(store: RunStore | None, form: sweep_form.Form) -> None:
                 st.error(escape_markdown(str(exc)))
             else:
                 shown.saved_id = sid
+                keep_saved_in_link(form)  # the address bar names it at once (saved=ID)
                 st.success(f"Saved as sweep #{sid}.")
 
 
