@@ -29,7 +29,7 @@ lint: $(VENV)/.dev-installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_engine.py
 
-# 8 simulated users over Streamlit's websocket (add ARGS="--mode browser" for headless chromium pages).
+# A class of 30 simulated students over Streamlit's websocket (ARGS="--users 8 --mode browser" for chromium pages).
 load: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/load.py $(ARGS)
 

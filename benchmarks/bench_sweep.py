@@ -1,6 +1,6 @@
 """Sweep throughput: the stacked engine against a loop of vgrad.train and a loop of plain Keras model.fit.
 
-    python benchmarks/bench_sweep.py [--only stacked,pool,train,fit,init] [--fit-cells N]
+    python benchmarks/bench_sweep.py [--only stacked,threads,pool,train,fit,init] [--fit-cells N]
 
 The grid: 12 init_gain values (0.5 to 3) x 8 depths (2 to 32 hidden layers), tanh, the notebook's
 data (the default RunConfig data: 75 training examples, batch 32), 200 steps per cell, one seed.
@@ -8,6 +8,8 @@ Every side starts in this process with nothing compiled for these architectures,
 cell from its own initial weights:
 
 - stacked: vgrad.sweep.run_sweep in this process (InlineExecutor): a stack per depth;
+- threads: the same through ThreadExecutor with 2 threads of this process (as the service's worker pool runs a
+  sweep's tasks): two stacks at a time on the two cores;
 - pool: the same through LocalExecutor with 2 worker processes (process start and TensorFlow import included);
 - train: vgrad.train(config) per cell (fully instrumented; it reuses a depth's compiled step for the next gain);
 - fit: plain_model(config).fit(...) per cell with the same optimizer (201 steps: 67 epochs of 3 batches).
@@ -41,13 +43,16 @@ def spec():
     return make_spec(RunConfig(activation="tanh"), [GAINS, DEPTHS], seeds=1, steps=STEPS)
 
 
-def bench_stacked(workers: int = 1) -> dict:
-    from vgrad.executors import InlineExecutor, LocalExecutor
+def bench_stacked(workers: int = 1, threads: bool = False) -> dict:
+    from vgrad.executors import InlineExecutor, LocalExecutor, ThreadExecutor
     from vgrad.sweep import run_sweep
     from vgrad.train.sweep_cells import run_task
 
     s = spec()
-    executor = InlineExecutor(run_task) if workers == 1 else LocalExecutor(run_task, workers=workers)
+    if workers == 1:
+        executor = InlineExecutor(run_task)
+    else:
+        executor = ThreadExecutor(run_task, workers) if threads else LocalExecutor(run_task, workers=workers)
     t0 = time.perf_counter()
     result = run_sweep(s, executor, workers=workers)
     seconds = time.perf_counter() - t0
@@ -118,7 +123,7 @@ def bench_init() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="stacked,pool,train,fit,init")
+    parser.add_argument("--only", default="stacked,threads,pool,train,fit,init")
     parser.add_argument("--fit-cells", type=int, default=None, help="fit only this many cells (all depths)")
     args = parser.parse_args()
     from vgrad.train import tfsetup
@@ -129,6 +134,8 @@ def main() -> None:
     for name in parts:
         if name == "stacked":
             out["stacked"] = bench_stacked(1)
+        elif name == "threads":
+            out["threads"] = bench_stacked(2, threads=True)
         elif name == "pool":
             out["pool"] = bench_stacked(2)
         elif name == "train":
@@ -138,10 +145,10 @@ def main() -> None:
         elif name == "init":
             out["init"] = bench_init()
         print(json.dumps({name: out.get(name)}), flush=True)
-    if "stacked" in out:
+    for side in ("stacked", "threads"):
         for other in ("train", "fit"):
-            if other in out:
-                out[f"stacked_vs_{other}"] = out["stacked"]["cells_per_s"] / out[other]["cells_per_s"]
+            if side in out and other in out:
+                out[f"{side}_vs_{other}"] = out[side]["cells_per_s"] / out[other]["cells_per_s"]
     print(json.dumps(out, indent=2))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from vgrad import RunConfig, theory
-from vgrad.executors import InlineExecutor, LocalExecutor
+from vgrad.executors import InlineExecutor, LocalExecutor, ThreadExecutor
 from vgrad.sweep import CsvLog, SweepError, make_spec, parse_axis, plan, read_csv, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +100,19 @@ def test_a_sweep_through_the_local_process_pool():
         assert s.n == 2 and s.low <= s.median <= s.high
         mf = theory.from_config(dataclasses.replace(base, **cell.values))
         assert cell.chi_1 == pytest.approx(mf.chi_1)
+
+
+def test_two_threads_give_the_numbers_of_one():
+    spec = make_spec(RunConfig(activation="tanh"), ["init_gain=0.5,1,2", "hidden_layers=2,3"], steps=15)
+    alone = run_sweep(spec, InlineExecutor(_runner()))
+    seen = []
+    both = run_sweep(spec, ThreadExecutor(_runner(), workers=2), on_cell=seen.append, workers=2)
+    assert both.complete and sorted(c.cell for c in seen) == list(range(6))
+    assert {m.engine for c in both.cells for m in c.measures} == {"stacked"}
+    for a, b in zip(alone.cells, both.cells, strict=True):
+        assert a.cell == b.cell and a.measures[0].to_dict() == b.measures[0].to_dict()
+    with pytest.raises(ValueError, match="workers"):
+        ThreadExecutor(_runner(), workers=0)
 
 
 def test_init_mode_measures_a_thousand_cells_in_seconds_and_keeps_them_small(tmp_path):

@@ -1,8 +1,9 @@
-"""Where a sweep's tasks run: this process, a local process pool, or a Ray cluster.
+"""Where a sweep's tasks run: this process (one thread or a few), a local process pool, or a Ray cluster.
 
-    from vgrad.executors import LocalExecutor, RayExecutor
+    from vgrad.executors import LocalExecutor, RayExecutor, ThreadExecutor
     from vgrad.train.sweep_cells import run_task        # the runner: Task -> [CellRun]
     result = run_sweep(spec, LocalExecutor(run_task, workers=2), on_cell=print)
+    result = run_sweep(spec, ThreadExecutor(run_task, workers=2), on_cell=print, workers=2)
     result = run_sweep(spec, RayExecutor(run_task, address="10.0.0.5:6379"), on_cell=print)
 
 Every executor has `run(tasks, on_result, should_stop)`: it calls `on_result(cell_run)` for each
@@ -52,6 +53,38 @@ class InlineExecutor:
                 return
             for cell_run in self.runner(task, should_stop):
                 on_result(cell_run)
+
+
+class ThreadExecutor:
+    """`workers` threads of this process share the tasks, as the training service's worker pool does:
+    no process start and no second TensorFlow import, and TensorFlow's kernels release the GIL, so two
+    stacks train on two cores at once. on_result is called from the calling thread only."""
+
+    def __init__(self, runner: Runner, workers: int = 2):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers: expected a whole number >= 1, got {workers!r}")
+        self.runner = runner
+        self.workers = workers
+
+    def run(self, tasks: Sequence[Task], on_result: OnResult, should_stop: ShouldStop) -> None:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        if min(self.workers, len(tasks)) <= 1:
+            InlineExecutor(self.runner).run(tasks, on_result, should_stop)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="vgrad-sweep") as pool:
+            pending = {pool.submit(self.runner, task, should_stop) for task in tasks}
+            try:
+                while pending:
+                    finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        for cell_run in future.result():
+                            on_result(cell_run)
+                    if should_stop():
+                        return
+            finally:
+                for future in pending:
+                    future.cancel()
 
 
 def _init_worker(env: dict[str, str]) -> None:
