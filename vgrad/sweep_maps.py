@@ -196,7 +196,7 @@ def grid(spec: SweepSpec, cells: Sequence[CellResult], metric: Metric) -> Grid:
 def _theory_text(cell: CellResult) -> str:
     if cell.chi_1 is None:
         return "<br>theory: does not apply"
-    xi = f", ξ_c {num(cell.xi_c)}" if cell.xi_c is not None else ""
+    xi = f", ξ_c {xi_text(cell)}" if xi_text(cell) != MISSING else ""
     return f"<br>theory: χ₁ {num(cell.chi_1)}{xi} ({escape_label(cell.phase or MISSING)})"
 
 
@@ -211,6 +211,14 @@ class Line:
     segments: tuple[tuple[tuple[float, float], ...], ...] = ()
     at: float | None = None
     facet: int | None = None
+
+
+def xi_text(cell: CellResult) -> str:
+    """Theory's ξ_c of a cell for people: ∞ on the critical line (JSON carries it as null), – where theory
+    does not apply."""
+    if cell.xi_c is not None and math.isfinite(cell.xi_c):
+        return num(cell.xi_c)
+    return "∞" if cell.phase == "critical" or cell.xi_c == math.inf else MISSING
 
 
 def critical_gain(config: RunConfig) -> float | None:
@@ -310,10 +318,11 @@ def theory_lines(spec: SweepSpec) -> list[Line]:
                     else "6ξ_c: the depth theory says trains")
             if len(plane) == 1:
                 at = position(plane[0].values, fn(base)) if fn(base) is not None else None
-                if at is not None:
+                if at is not None and _on_map(at, len(plane[0].values)):
                     out.append(Line(kind, name, at=_clip(at, len(plane[0].values)), facet=facet))
                 continue
-            segments = _curve(base, plane, a, fn)
+            n_a = len(plane[a].values)  # a line off the map (6ξ_c deeper than every row) is left out, legend too
+            segments = tuple(seg for seg in _curve(base, plane, a, fn) if any(_on_map(p[a], n_a) for p in seg))
             if segments:
                 out.append(Line(kind, name, segments=segments, facet=facet))
     return out
@@ -373,6 +382,11 @@ def _runs(points: Sequence[tuple[float, float] | None]) -> tuple[tuple[tuple[flo
 def _monotonic(values: Sequence) -> bool:
     d = np.diff(np.asarray(values, dtype=float))
     return bool(np.all(d > 0) or np.all(d < 0))
+
+
+def _on_map(p: float, n: int) -> bool:
+    """Whether position p (cell units) lies on an axis of n cells, edges included."""
+    return -0.5 <= p <= n - 0.5
 
 
 def _clip(p: float, n: int) -> float:

@@ -18,9 +18,10 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.apptest import PAGES, open_page
-from vgrad import links
+from vgrad import RunConfig, links
 from vgrad.store import RunStore
-from vgrad.sweep_maps import METRICS, PRESET_MAPS, cell_value, explorer_config
+from vgrad.sweep import make_spec
+from vgrad.sweep_maps import METRICS, PRESET_MAPS, cell_value, explorer_config, theory_lines
 from vgrad.sweep_results import result_from_json
 from vgrad.ui import sweep_view
 
@@ -127,6 +128,9 @@ def test_a_small_sweep_fills_in_the_map_and_shows_progress(page):
     # theory's critical line is drawn (tanh, init_gain on the columns), and the legend says so
     assert any(t["type"] == "scatter" and t.get("mode") == "lines" for t in spec["data"])
     assert any("critical init_gain" in c for c in captions(at))
+    # 6ξ_c (8.7 layers and deeper here) is off this map of depths 2 and 3: neither drawn nor in the legend
+    assert not any("6ξ_c" in t.get("name", "") for t in spec["data"])
+    assert not any("6ξ_c" in c for c in captions(at))
     # Run is free again; no Stop button once it ended
     assert not at.button(key="sweep.run").disabled
     assert "sweep.stop" not in [b.key for b in at.button]
@@ -224,6 +228,13 @@ def test_a_bad_link_value_gives_a_sentence_not_a_traceback(page, query):
     assert at.get("plotly_chart") == [] or not at.exception
 
 
+def test_theory_lines_only_where_they_fall_on_the_map():
+    kinds = [line.kind for line in theory_lines(PRESET_MAPS["depth-init-tanh"].spec())]
+    assert sorted(kinds) == ["critical", "depth"]
+    shallow = make_spec(RunConfig(activation="tanh"), ["hidden_layers=1:8:8", "init_gain=0.5,1,2"], mode="init")
+    assert [line.kind for line in theory_lines(shallow)] == ["critical"]  # 6ξ_c >= 8.7 layers: above every row
+
+
 def test_bad_link_values_are_dropped_one_by_one():
     link = links.parse_sweep({"seeds": "abc", "mode": "xyz", "map": "nope", "metric": "loss", "cell_steps": "50"})
     assert (link.seeds, link.mode, link.metric, link.steps, link.map) == (1, "init", "loss", 50, None)
@@ -318,6 +329,9 @@ def test_a_chosen_cell_opens_its_config_in_the_explorer(page):
     table = at.dataframe[0].value
     assert len(table) == 6 and table["Explorer"].nunique() == 6
     assert url in list(table["Explorer"])
+    # tanh at init_gain 1 is theory's critical point: ξ_c is infinite there, not missing
+    assert set(table[table["init_gain"] == "1.0"]["phase"]) == {"critical"}
+    assert set(table[table["init_gain"] == "1.0"]["ξ_c"]) == {"∞"}
     # the Explorer opens that cell's network
     explorer = AppTest.from_file(str(PAGES / "explorer.py"), default_timeout=60)
     explorer.query_params.update(query)

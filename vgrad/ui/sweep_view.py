@@ -37,6 +37,7 @@ from vgrad.sweep_maps import (
     grid,
     json_text,
     theory_lines,
+    xi_text,
 )
 from vgrad.sweep_results import SweepResultError, result_from_json
 from vgrad.text import MISSING, escape_markdown, num
@@ -186,7 +187,7 @@ def draw(shown: Shown | None, metric: Metric) -> None:
     st.plotly_chart(fig, key=CHART, on_select=_on_click, selection_mode="points", width="stretch",
                     config={"displayModeBar": False})
     picked_cell(shown, metric)
-    st.caption(legend_text(spec))
+    st.caption(legend_text(_lines(spec)))
 
 
 def picked_cell(shown: Shown, metric: Metric) -> None:
@@ -215,13 +216,14 @@ def progress_text(shown: Shown) -> str:
     return text
 
 
-def legend_text(spec: SweepSpec) -> str:
-    fields = [a.field for a in spec.axes]
+def legend_text(lines: list) -> str:
+    """What the map's cells and theory's lines on it mean (only the lines drawn)."""
+    kinds = {line.kind for line in lines}
     parts = ["Each cell is the median over its seeds (hover: their range, and theory's χ₁)."]
-    if "init_gain" in fields[:2]:
+    if "critical" in kinds:
         parts.append("Dashed: theory's critical init_gain (χ₁ = 1; left of it gradients vanish, right of it they "
                      "explode).")
-    if "hidden_layers" in fields[:2]:
+    if "depth" in kinds:
         parts.append("Solid: 6ξ_c, the depth to which theory says a net of that column trains (Schoenholz et al. "
                      "2017).")
     return " ".join(parts)
@@ -280,7 +282,7 @@ def cells_table(spec: SweepSpec, cells: list[CellResult], metric: Metric) -> pd.
         v = cell_value(metric, cell)
         rows.append({**{a.field: str(cell.values[a.field]) for a in spec.axes},
                      metric.short: v.text(metric) if v.value is not None else MISSING,
-                     "seeds": len(cell.measures), "χ₁": num(cell.chi_1), "ξ_c": num(cell.xi_c),
+                     "seeds": len(cell.measures), "χ₁": num(cell.chi_1), "ξ_c": xi_text(cell),
                      "phase": cell.phase or MISSING, "Explorer": explorer_url(spec, cell.cell)})
     return pd.DataFrame(rows)
 
