@@ -23,9 +23,11 @@ with c1:
     st.page_link("pages/explorer.py", label="**Explorer**: train one network and watch it live", icon=":material/biotech:")
     st.page_link("pages/compare.py", label="**Compare**: presets side by side on one colour scale", icon=":material/compare:")
     st.page_link("pages/recurrent.py", label="**Recurrent**: gradients through time in RNNs", icon=":material/replay:")
-with c2:
     st.page_link("pages/lessons.py", label="**Lessons**: guided tour from the original notebook", icon=":material/school:")
+with c2:
     st.page_link("pages/theory.py", label="**Theory**: the edge of chaos, predicted and measured", icon=":material/functions:")
+    st.page_link("pages/sweep.py", label="**Sweep**: the map of where training stops, filled in live",
+                 icon=":material/grid_on:")
     st.page_link("pages/runs.py", label="**Runs**: saved runs, reload and export", icon=":material/folder_open:")
     st.page_link("pages/classroom.py", label="**Class**: one link for your students, their runs live", icon=":material/groups:")
 st.info("Start with the Explorer's default: 8 sigmoid layers. Press **Train** and look at the bottom rows "

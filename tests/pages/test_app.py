@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/home.py", "pages/explorer.py", "pages/compare.py", "pages/recurrent.py", "pages/lessons.py",
-         "pages/theory.py", "pages/runs.py", "pages/classroom.py"]
+         "pages/theory.py", "pages/sweep.py", "pages/runs.py", "pages/classroom.py"]
 
 
 @pytest.fixture
@@ -20,7 +20,8 @@ def app(backend) -> AppTest:
 def test_home_is_the_default_page(app):
     assert not app.exception
     assert "vanishing-gradient" in app.title[0].value
-    assert len(app.get("page_link")) == 7  # Explorer, Compare, Recurrent, Lessons, Theory, Runs, Class
+    pages = [p.proto.page for p in app.get("page_link")]  # Explorer, ..., Theory, Sweep, Runs, Class
+    assert len(pages) == 8 and "sweep" in pages, pages
 
 
 @pytest.mark.parametrize("page", PAGES)
