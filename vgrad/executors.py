@@ -164,7 +164,7 @@ class RayExecutor:
             try:
                 ray.init(address=self.address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
             except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise RuntimeError(f"cannot reach the Ray cluster at {self.address}: {str(exc)[:200]}") from None
+                raise connect_error(self.address, exc) from None
         try:
             remote = ray.remote(vgrad_sweep_task).options(
                 num_cpus=1, max_retries=self.max_retries, runtime_env={"env_vars": worker_env(self.threads)})
@@ -192,6 +192,17 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
         socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
     except OSError as exc:
         raise RuntimeError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def connect_error(address: str, exc: BaseException) -> RuntimeError:
+    """ray.init's failure once the address answered, as one sentence. A Ray driver (the CLI, the service)
+    needs a Ray node on its own machine, so the usual cause is that this machine is not one."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, BaseException) else None
+    detail = " ".join(((str(exc).strip().splitlines() or [""])[0], f"({str(cause).strip()[:200]})" if cause else ""))
+    head = "HEAD_IP:6379" if address == "auto" or "://" in address else address
+    return RuntimeError(f"cannot connect to the Ray cluster at {address}: {detail.strip()[:400]}; a Ray driver needs a "
+                        f"Ray node on its own machine: run `ray start --address {head}` here first (or run this on "
+                        "the head)")
 
 
 def executor(runner: Runner, address: str | None = None, workers: int | None = None):

@@ -186,6 +186,30 @@ def test_an_unreachable_cluster_at_start_means_local_training_and_health_says_wh
     assert not ray.is_initialized()
 
 
+def test_a_cluster_that_answers_but_has_no_node_here_says_what_to_run(head, monkeypatch, capsys):
+    """ray.init needs a Ray node on the driver's machine; its own error only says "Failed to connect" (after
+    60 s: here it is made to fail at once, the way it does), so the service says what to run."""
+    def no_node_here(**kwargs):
+        try:
+            raise RuntimeError("No node info found matching attributes: '' when trying to resolve node to connect to.")
+        except RuntimeError as cause:
+            raise ConnectionError(f"Failed to connect to Ray cluster at {kwargs['address']}") from cause
+
+    monkeypatch.setattr(ray, "init", no_node_here)
+    executor = RayJobs(head.address)  # it answers: the TCP check passes
+    executor._connect()
+    assert executor.usable(0) is False and executor.health()["executor"] == "local"
+    assert executor.health()["ray"]["error"] == (
+        f"cannot connect to the Ray cluster at {head.address}: Failed to connect to Ray cluster at {head.address} "
+        "(No node info found matching attributes: '' when trying to resolve node to connect to.); a Ray driver needs "
+        f"a Ray node on its own machine: run `ray start --address {head.address}` here first (or run this on the "
+        "head); trainings run in this service instead (VGRAD_EXECUTOR=local)")
+    assert capsys.readouterr().err == f"vgrad: {executor.health()['ray']['error']}\n"
+    from vgrad.executors import connect_error
+
+    assert "run `ray start --address HEAD_IP:6379` here" in str(connect_error("auto", ConnectionError("no Ray")))
+
+
 def test_a_frozen_ray_worker_does_not_hang_a_stopped_job(client, head):
     """A worker that stops answering (SIGSTOP: alive, silent) cannot hold a job: a stop ends it as
     cancelled after STOP_GRACE_SECONDS, its Ray task is killed, and the cluster trains the next job."""

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from vgrad.executors import RayExecutor, _reachable, worker_env
+from vgrad.executors import RayExecutor, _reachable, connect_error, worker_env
 from vgrad.records import Record, Status, StatusRecord
 
 # How often a waiting worker thread looks at its job (stop, a dead stream).
@@ -191,7 +191,7 @@ class RayJobs:
             try:
                 ray.init(address=self.address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
             except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise RuntimeError(f"cannot reach the Ray cluster at {self.address}: {str(exc)[:200]}") from None
+                raise connect_error(self.address, exc) from None
             from vgrad.train.remote import vgrad_train_job
 
             self._control = ray.remote(JobControl).options(num_cpus=0, max_restarts=-1, max_task_retries=-1,
@@ -206,7 +206,7 @@ class RayJobs:
                   f"{self.nodes or 0} nodes)", file=sys.stderr, flush=True)
         except Exception as exc:  # noqa: BLE001 - any failure: one line, and the service trains locally
             text = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {str(exc)[:200]}"
-            if not text.startswith("cannot reach") and "ray package" not in text:
+            if not text.startswith(("cannot reach", "cannot connect")) and "ray package" not in text:
                 text = f"cannot use the Ray cluster at {self.address}: {text}"
             self.error = f"{text}; trainings run in this service instead (VGRAD_EXECUTOR=local)"
             self.reachable = False
