@@ -1,7 +1,8 @@
 """The Sweep page in a real browser (Debian's chromium, Playwright): run a small trained sweep, watch the
 map fill in while it runs, click a cell and open its network in the Explorer; every screen at 1600x1000
-and 1280x720 saved to artifacts/screenshots/sweep_<width>_<n>.png, with no colliding chart texts and no
-table scrolling sideways."""
+and 1280x720 (maps of one, two and three axes, and a preset map) saved to
+artifacts/screenshots/sweep_<layout>_<width>_<n>.png, with no colliding chart texts and no table scrolling
+sideways."""
 
 from __future__ import annotations
 
@@ -11,31 +12,46 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.browser.util import EXCEPTION, OVERLAPS_JS, WIDE_TABLES_JS, shot, tour, wait
+from tests.conftest import ServiceProcess
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def backend_url():
+    """This module's own training service: its sweeps (dozens of architectures) leave the session's service,
+    whose memory tests/service/test_sweeps.py measures, as it was."""
+    service = ServiceProcess({"VGRAD_WORKERS": "2"}).wait_ready()
+    yield service.url
+    service.stop()
+
 
 SIZES = [(1600, 1000), (1280, 720)]
 # 8 depths x 3 init scales of tanh, 150 steps each: 8 stacked tasks, several seconds on two workers.
 QUERY = "activation=tanh&axis1=hidden_layers=1:8:8&axis2=init_gain=0.5,1,2&mode=trained&cell_steps=150"
 CELL_11 = {"activation": "tanh", "hidden_layers": "4", "init_gain": "2.0"}
 
-# The map: cells that have a colour, the title, and each cell's centre on the screen (by cell number).
+# The map: cells that have a colour (a point, on a one-axis line), the title, and each cell's centre on the
+# screen (by cell number) in the first plane.
 MAP_JS = """() => {
+  const finite = v => v !== null && v !== undefined && Number.isFinite(v);
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     const data = gd._fullData || [];
-    const heat = data.find(t => t.type === 'heatmap');
-    const marks = data.find(t => t.type === 'scatter' && t.name === 'cells');
-    if (!heat || !marks) continue;
-    const filled = heat.z.flat().filter(v => v !== null && Number.isFinite(v)).length;
-    const L = gd._fullLayout, r = gd.getBoundingClientRect();
+    const heats = data.filter(t => t.type === 'heatmap');
+    const marks = data.filter(t => t.type === 'scatter' && t.customdata && t.customdata.length);
+    if (!marks.length) continue;
+    const filled = heats.length ? heats.reduce((n, t) => n + t.z.flat().filter(finite).length, 0)
+                                : [...marks[0].y].filter(finite).length;
+    const L = gd._fullLayout, r = gd.getBoundingClientRect(), m = marks[0];
+    const xa = L[m.xaxis.replace('x', 'xaxis')], ya = L[m.yaxis.replace('y', 'yaxis')];
     const centres = {};
-    marks.x.forEach((x, i) => {
-      centres[marks.customdata[i]] = [r.left + L.xaxis._offset + L.xaxis.d2p(x),
-                                      r.top + L.yaxis._offset + L.yaxis.d2p(marks.y[i])];
+    [...m.x].forEach((x, i) => {
+      const y = heats.length ? m.y[i] : (finite(m.y[i]) ? m.y[i] : 0);
+      centres[m.customdata[i]] = [r.left + xa._offset + xa.d2p(x), r.top + ya._offset + ya.d2p(y)];
     });
-    return {filled, total: heat.z.flat().length, title: (L.title && L.title.text) || '', centres};
+    return {filled, title: (L.title && L.title.text) || '', centres};
   }
-  return {filled: -1, total: 0, title: '', centres: {}};
+  return {filled: -1, title: '', centres: {}};
 }"""
 
 
@@ -47,7 +63,7 @@ def _map(page) -> dict:
     return page.evaluate(MAP_JS)
 
 
-def _run(page, name: str = "") -> list[int]:
+def _run(page, name: str = "", cells: int = 24) -> list[int]:
     """Press Run; the filled-cell counts seen every 0.2 s until the sweep ends (a screenshot NAME while it runs)."""
     run = _main(page).get_by_role("button", name="Run", exact=True)
     run.wait_for(timeout=60_000)
@@ -58,10 +74,10 @@ def _run(page, name: str = "") -> list[int]:
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         counts.append(_map(page)["filled"])
-        if name and 0 < counts[-1] < 24:
+        if name and 0 < counts[-1] < cells:
             shot(page, name)
             name = ""
-        if _main(page).get_by_text("24 of 24 cells · finished").count():
+        if _main(page).get_by_text(f"{cells} of {cells} cells · finished").count():
             counts.append(_map(page)["filled"])
             break
         page.wait_for_timeout(200)
@@ -111,19 +127,29 @@ def test_the_map_fills_in_while_it_runs_and_a_click_opens_the_cell(app_url, brow
     page.close()
 
 
+# Maps at initialisation (seconds each): two axes, the tanh preset (15 log-spaced columns, two theory
+# lines), one axis (a line chart) and three (a map per value of the third).
+LAYOUTS = {"two_axes": (QUERY.replace("&mode=trained&cell_steps=150", ""), 24),
+           "preset": ("map=depth-init-tanh", 75),
+           "one_axis": ("activation=tanh&axis1=init_gain=0.25:4:9:log&axis2=", 9),
+           "three_axes": ("activation=tanh&axis1=hidden_layers=2,4,8&axis2=init_gain=0.5,1,2&axis3=units=8,16,32", 27)}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("width, height", SIZES)
-def test_the_sweep_page_fits_the_screen(app_url, browser, width, height):
+def test_the_sweep_page_fits_the_screen(app_url, browser, width, height, layout):
+    query, cells = LAYOUTS[layout]
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(app_url + "/sweep?" + QUERY.replace("mode=trained&cell_steps=150", "mode=init"))
-    counts = _run(page)
-    assert counts[-1] == 24
+    page.goto(app_url + "/sweep?" + query)
+    counts = _run(page, cells=cells)
+    assert counts[-1] == cells
     table = _main(page).get_by_text("Every cell as a table")
     table.click()  # unfold it for the screenshots and the width check
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
     page.mouse.move(5, 5)
     page.wait_for_timeout(1500)
     assert page.locator(EXCEPTION).count() == 0
-    tour(page, f"sweep_{width}")
+    tour(page, f"sweep_{layout}_{width}")
     assert page.evaluate(OVERLAPS_JS) == []
     assert page.evaluate(WIDE_TABLES_JS) == []
     page.close()

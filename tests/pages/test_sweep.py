@@ -330,8 +330,9 @@ def test_a_chosen_cell_opens_its_config_in_the_explorer(page):
     assert len(table) == 6 and table["Explorer"].nunique() == 6
     assert url in list(table["Explorer"])
     # tanh at init_gain 1 is theory's critical point: ξ_c is infinite there, not missing
-    assert set(table[table["init_gain"] == "1.0"]["phase"]) == {"critical"}
-    assert set(table[table["init_gain"] == "1.0"]["ξ_c"]) == {"∞"}
+    assert list(table["init_gain"][:3]) == ["0.5", "1", "2"]
+    assert set(table[table["init_gain"] == "1"]["phase"]) == {"critical"}
+    assert set(table[table["init_gain"] == "1"]["ξ_c"]) == {"∞"}
     # the Explorer opens that cell's network
     explorer = AppTest.from_file(str(PAGES / "explorer.py"), default_timeout=60)
     explorer.query_params.update(query)

@@ -24,6 +24,7 @@ from vgrad.text import escape_label
 
 MAX_FACETS = 12
 FACET_COLUMNS = 3
+FACET_TITLE_ROOM = 26  # px between the figure's title and the first row of facet titles
 MAX_TICKS = 16
 LINE_STYLE = {"critical": dict(color="#111111", width=3, dash="dash"), "depth": dict(color="#c2255c", width=4)}
 INVISIBLE = dict(size=6, opacity=0)
@@ -169,7 +170,9 @@ def sweep_facets(g: Grid, lines: Sequence[Line] = (), title: str = "") -> go.Fig
         coloraxis["cmid"] = g.metric.mid
     if len(third.values) > k:
         title = f"{title} (the first {k} of {len(third.values)} values of {third.field})"
-    base_layout(fig, title, int(min(1400, 300 * nrows + 140)))
+    base_layout(fig, title, int(min(1400, 300 * nrows + 140)) + FACET_TITLE_ROOM)
+    # the facets' own titles sit just above their plots: move the plots down from the figure's title
+    fig.update_layout(margin=dict(t=fig.layout.margin.t + FACET_TITLE_ROOM))
     fig.update_layout(coloraxis=coloraxis, hovermode="closest", hoverdistance=-1, clickmode="event+select",
                       dragmode=False)
     return fig

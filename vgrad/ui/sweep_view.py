@@ -25,6 +25,7 @@ import streamlit as st
 
 from vgrad import links
 from vgrad.charts.sweep import sweep_chart
+from vgrad.config import value_text
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.store import RunStore, StoreError
 from vgrad.sweep import CellResult, SweepSpec
@@ -280,11 +281,16 @@ def cells_table(spec: SweepSpec, cells: list[CellResult], metric: Metric) -> pd.
     rows = []
     for cell in sorted(cells, key=lambda c: c.cell)[:MAX_TABLE]:
         v = cell_value(metric, cell)
-        rows.append({**{a.field: str(cell.values[a.field]) for a in spec.axes},
+        rows.append({**{a.field: _value(cell.values[a.field]) for a in spec.axes},
                      metric.short: v.text(metric) if v.value is not None else MISSING,
                      "seeds": len(cell.measures), "χ₁": num(cell.chi_1), "ξ_c": xi_text(cell),
                      "phase": cell.phase or MISSING, "Explorer": explorer_url(spec, cell.cell)})
     return pd.DataFrame(rows)
+
+
+def _value(v) -> str:
+    """An axis value in the table: 4 significant digits for a float (the link keeps it exactly)."""
+    return f"{v:.4g}" if isinstance(v, float) else value_text(v)
 
 
 # --- share, save, export --------------------------------------------------------------------------
