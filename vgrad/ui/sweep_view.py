@@ -176,9 +176,9 @@ def draw(shown: Shown | None, metric: Metric) -> None:
     if shown is None:
         st.info("Press **Run** to train the sweep; its map fills in here cell by cell.", icon=":material/grid_on:")
         return
-    bar, button = st.columns([5, 1], vertical_alignment="bottom")
+    bar, button = st.columns([5, 1], vertical_alignment="bottom") if shown.active else (st.container(), None)
     bar.progress(min(1.0, shown.done / max(1, shown.total)), text=progress_text(shown))
-    if shown.active and button.button("Stop", key="sweep.stop", icon=":material/stop:", width="stretch"):
+    if button is not None and button.button("Stop", key="sweep.stop", icon=":material/stop:", width="stretch"):
         stop(st.session_state.get(CLIENT), shown)
     if shown.status in ("failed", "cancelled") and shown.message:
         st.warning(escape_markdown(shown.message), icon=":material/warning:")
