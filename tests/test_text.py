@@ -34,3 +34,10 @@ def test_escape_label_keeps_plotly_from_rendering_markup():
     assert escape_label("<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;"
     link = escape_label('<a href="https://evil.example">click</a>')
     assert "<a" not in link and "&quot;" in link
+
+
+def test_json_safe_turns_every_nan_and_infinity_into_none():
+    from vgrad.text import json_safe
+
+    got = json_safe({"a": float("nan"), "b": [1.0, float("inf"), (float("-inf"), 2)], "c": "nan", "d": 3})
+    assert got == {"a": None, "b": [1.0, None, [None, 2]], "c": "nan", "d": 3}

@@ -40,6 +40,7 @@ import numpy as np
 from vgrad import settings, theory
 from vgrad.config import FIELDS, ConfigError, RunConfig, parse_value, value_text
 from vgrad.run import attenuation
+from vgrad.text import json_safe
 
 FORMAT = "vgrad-sweep"
 FORMAT_VERSION = 1
@@ -549,7 +550,7 @@ class SweepResult:
                 "resumed": self.resumed, "cells": [c.to_dict() for c in sorted(self.cells, key=lambda c: c.cell)]}
 
     def to_json(self) -> str:
-        return json.dumps(_json_safe(self.to_dict()), allow_nan=False)
+        return json.dumps(json_safe(self.to_dict()), allow_nan=False)
 
 
 def run_sweep(spec: SweepSpec, executor: Executor, on_cell: Callable[[CellResult], None] | None = None,
@@ -582,16 +583,6 @@ def run_sweep(spec: SweepSpec, executor: Executor, on_cell: Callable[[CellResult
     result.cells.sort(key=lambda c: c.cell)
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 # --- the CSV file: one row per cell and seed, appended as cells finish ------------------------------------

@@ -6,6 +6,7 @@
     num(None)              # MISSING ('–')
     escape_markdown("**x** <b>")   # shown literally by st.markdown
     escape_label("<a href=...>")   # shown literally by Plotly (titles, axes, legends, hovers)
+    json_safe({"x": [nan]})        # {"x": [None]}: what JSON (and a browser) accepts
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ def _finite(v: Any) -> bool:
         return math.isfinite(v)
     except OverflowError:
         return False
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with every NaN and infinity (in dicts, lists and tuples) replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def num(v: Any, digits: int = 3) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import time
 from collections.abc import AsyncIterator
@@ -38,6 +37,7 @@ from vgrad.limits import LimitError, check
 from vgrad.records import Action
 from vgrad.service.jobs import Job, JobError, JobManager, Slice, process_threads
 from vgrad.service.schemas import Health, JobSummary, Problem, RecordsPage, SubmitRequest, Submitted
+from vgrad.text import json_safe
 from vgrad.uploads import UploadError, with_table
 
 # SSE: how often a stream looks for new records, and sends a comment to keep proxies open.
@@ -68,17 +68,7 @@ def dumps(obj: Any) -> str:
     try:
         return json.dumps(obj, allow_nan=False, separators=(",", ":"))
     except ValueError:
-        return json.dumps(_finite(obj), allow_nan=False, separators=(",", ":"))
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
+        return json.dumps(json_safe(obj), allow_nan=False, separators=(",", ":"))
 
 
 def summary(manager: JobManager, job: Job, with_config: bool = False) -> dict:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 import secrets
 import threading
@@ -52,6 +51,7 @@ from vgrad.sweep import (
     plan,
     result_of,
 )
+from vgrad.text import json_safe
 from vgrad.uploads import UploadError, with_table
 
 STATUSES = ("queued", "running", "finished", "cancelled", "failed")
@@ -308,17 +308,7 @@ def service_plan(spec: SweepSpec, workers: int) -> list[Task]:
 
 
 def _cell_json(result) -> bytes:
-    return json.dumps(_finite(result.to_dict()), allow_nan=False, separators=(",", ":")).encode()
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
+    return json.dumps(json_safe(result.to_dict()), allow_nan=False, separators=(",", ":")).encode()
 
 
 # --- reading a request ----------------------------------------------------------------------------
