@@ -53,8 +53,11 @@ from vgrad.presets import PRESETS
 from vgrad.records import Action, Record, Status, StatusRecord
 from vgrad.run import Run
 from vgrad.service.client import BackendClient, BackendError, Page
+from vgrad.ui import crowd
 
 REFRESH_SECONDS = 0.5
+CROWD_RECHECK = 10.0  # seconds between two timer changes a crowd of watchers causes (vgrad.ui.crowd)
+_CROWD_CHANGED = "vgrad.crowd_changed"
 QUEUED_REFRESH = 2.0  # seconds between polls of a job that waits behind others (a class: 30 at once)
 JOB_KEY = "vgrad.job"
 CLIENT_KEY = "vgrad.client_id"
@@ -552,11 +555,21 @@ def live_fragment(body: Callable[[LiveJob | None], None], client: BackendClient 
     so controls outside the fragment update (and the timer stops or changes).
     """
     job = current(key)
-    every = refresh_for(job, refresh) if (job is not None and client is not None and (job.needs_poll or job.playing)) \
-        else None
+    ctx = get_script_run_ctx()
+    session = f"{ctx.session_id if ctx else 'bare'}/{key}"
+    ticking = job is not None and client is not None and (job.needs_poll or job.playing)
+    if ticking:
+        crowd.watching(session)
+    else:
+        crowd.leave(session)
+    own = refresh_for(job, refresh) if ticking else None  # the job's own interval (queued: longer)
+    every = crowd.interval(own) if ticking else None  # longer still when many sessions watch
+
+    timer_runs = [False]  # True once the fragment's own timer runs it (not the page's run below)
 
     @st.fragment(run_every=every)
     def _live() -> None:
+        started = time.perf_counter()
         j = current(key)
         was_active = j is not None and j.active
         was_ticking = j is not None and (j.needs_poll or j.playing)
@@ -568,11 +581,24 @@ def live_fragment(body: Callable[[LiveJob | None], None], client: BackendClient 
         body(j)
         if every is None or j is None:
             return
+        crowd.ticked(session, time.perf_counter() - started)
         if (was_active and not j.active) or (was_ticking and not (j.needs_poll or j.playing)) \
-                or every != refresh_for(j, refresh):  # ended, or its turn came: the timer changes
-            st.rerun()
+                or refresh_for(j, refresh) != own or (timer_runs[0] and _crowd_changed(own, every)):
+            st.rerun()  # ended, its turn came, or (on a tick) the crowd of watchers changed
+        timer_runs[0] = True
 
     _live()
+
+
+def _crowd_changed(own: float, every: float) -> bool:
+    """The crowd of watchers wants another timer (a change at most every CROWD_RECHECK seconds a session)."""
+    if crowd.interval(own) == every:
+        return False
+    now = time.monotonic()
+    if now - st.session_state.get(_CROWD_CHANGED, 0.0) < CROWD_RECHECK:
+        return False
+    st.session_state[_CROWD_CHANGED] = now
+    return True
 
 
 def refresh_for(job: LiveJob, refresh: float = REFRESH_SECONDS) -> float:
