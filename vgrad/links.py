@@ -90,7 +90,13 @@ def parse_run(params: Mapping[str, Any] | str, ignore: Iterable[str] = ()) -> Ru
     problems: list[str] = []
     ignore = set(ignore)
     pairs = {k: v for k, v in flatten(params, problems).items() if k not in ignore}
-    preset, base = None, RunConfig()
+    preset, config = _run_pairs(pairs, RunConfig(), problems)
+    return RunLink(config, preset, tuple(problems))
+
+
+def _run_pairs(pairs: dict[str, str], default: RunConfig, problems: list[str]) -> tuple[str | None, RunConfig]:
+    """`preset=` (else `default`) with the RunConfig fields of `pairs` applied; the rest is a problem."""
+    preset, base = None, default
     if PRESET_KEY in pairs:
         name = pairs.pop(PRESET_KEY)
         if name in PRESETS:
@@ -100,8 +106,7 @@ def parse_run(params: Mapping[str, Any] | str, ignore: Iterable[str] = ()) -> Ru
     for key in [k for k in pairs if k not in FIELDS]:
         problems.append(f"ignored unknown setting {short(key)}")
         pairs.pop(key)
-    config = _apply(base, pairs, problems, "")
-    return RunLink(config, preset, tuple(problems))
+    return preset, _apply(base, pairs, problems, "")
 
 
 def run_query(config: RunConfig, preset: str | None = None) -> dict[str, str]:
@@ -168,17 +173,7 @@ def parse_sweep(params: Mapping[str, Any] | str, ignore: Iterable[str] = ()) -> 
     axes = [own[k].strip() for k in SWEEP_AXES if own.get(k, "").strip() and _axis_field_ok(k, own[k], problems)]
     if not any(k in own for k in SWEEP_AXES):
         axes = list(start.axes)
-    preset, base = None, start.base
-    if PRESET_KEY in pairs:
-        text = pairs.pop(PRESET_KEY)
-        if text in PRESETS:
-            preset, base = text, PRESETS[text].config
-        else:
-            problems.append(f"ignored unknown preset {short(text)}")
-    for key in [k for k in pairs if k not in FIELDS]:
-        problems.append(f"ignored unknown setting {short(key)}")
-        pairs.pop(key)
-    base = _apply(base, pairs, problems, "")
+    preset, base = _run_pairs(pairs, start.base, problems)
 
     def number(key: str, default, kind, low, high):
         text = own.get(key)
