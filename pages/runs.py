@@ -1,4 +1,4 @@
-"""Saved runs: list, reopen, compare, rename, delete, export (JSON, CSV, TensorBoard) and import."""
+"""Saved runs: list, reopen, compare, rename, delete, export (JSON, CSV, TensorBoard) and import; saved sweeps."""
 
 import streamlit as st
 
@@ -16,4 +16,5 @@ if store is not None:
             runs_view.open_tab(store, saved)
         with compare_tab:
             runs_view.compare_tab(store, saved)
+    runs_view.sweeps_section(store)
     runs_view.datasets_section(backend.connect(show=False), saved)

@@ -168,3 +168,17 @@ def test_a_notebook_run_is_labelled_and_compares_with_a_vgrad_run(store):
     at.multiselect[0].set_value([notebook, engine]).run()
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) >= 2 + 3  # the open run: 2; the comparison: heatmaps, profile, loss
+
+
+def test_saved_sweeps_are_listed_with_a_link_to_reopen_them(store):
+    from vgrad import RunConfig
+    from vgrad.sweep import SweepResult, make_spec
+
+    spec = make_spec(RunConfig(), ["hidden_layers=2,4"], mode="init")
+    sid = store.save_sweep(HOSTILE, SweepResult(spec, []).to_json(), {"axis1": "hidden_layers=2,4"},
+                           {"cells": 0, "total": 2})
+    at = _run_page()
+    assert not at.exception
+    assert "Saved sweeps (1)" in [e.label for e in at.expander]
+    [line] = [t for t in _texts(at) if f"/sweep?saved={sid}" in t]
+    assert "0 of 2 cells" in line and "<script>" not in line and "&lt;script&gt;" in line  # the name shown, escaped

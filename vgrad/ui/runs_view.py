@@ -197,6 +197,22 @@ def compare_tab(store: RunStore, saved: list[SavedRun]) -> None:
                 st.error(escape_markdown(str(exc)))
 
 
+def sweeps_section(store: RunStore) -> None:
+    """The sweeps saved from the Sweep page, each a link that reopens it there."""
+    try:
+        sweeps = store.list_sweeps()
+    except StoreError as exc:
+        st.error(escape_markdown(str(exc)))
+        return
+    if not sweeps:
+        return
+    with st.expander(f"Saved sweeps ({len(sweeps)})"):
+        for sw in sweeps:
+            cells = f"{sw.summary.get('cells', '?')} of {sw.summary.get('total', '?')} cells"
+            st.markdown(f"[#{sw.id} {escape_markdown(sw.name, 120)}](/sweep?saved={sw.id}) · {cells} · "
+                        f"saved {_when(sw.created)}")
+
+
 def datasets_section(client, saved: list[SavedRun]) -> None:
     """The tables uploaded to the service: which saved runs use them, and deleting the unused ones."""
     if client is None:
