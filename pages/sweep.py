@@ -24,6 +24,7 @@ with run:
     sweep_view.run_button(client, form)
 with colour:
     metric = sweep_form.metric_select(form)
+sweep_view.where_caption(client)
 sweep_view.live_map(client, metric)
 sweep_view.cells_section(metric)
 sweep_view.results_section(store, form)

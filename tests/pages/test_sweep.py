@@ -107,6 +107,7 @@ def run_sweep(at: AppTest) -> list[tuple[int, int, int]]:
 def test_a_small_sweep_fills_in_the_map_and_shows_progress(page):
     at = page(**TINY)
     assert "6 cells × 1 seed = 6 trainings, one gradient measurement each, at initialisation." in captions(at)
+    assert any(c.startswith("Cells train in the training service's 2 worker threads") for c in captions(at))
     assert any("Press **Run**" in m for m in said(at, "info"))
     seen = run_sweep(at)
     shown = at.session_state[SHOWN]
@@ -226,6 +227,16 @@ def test_a_bad_link_value_gives_a_sentence_not_a_traceback(page, query):
     assert not any("Traceback" in m or "Error(" in m for m in messages), messages
     assert "<b>" not in " ".join(m.value for m in at.warning)  # escaped, not rendered
     assert at.get("plotly_chart") == [] or not at.exception
+
+
+def test_where_the_cells_train_is_said_from_the_services_health():
+    local = {"executor": "local", "workers": 2, "ray": None}
+    assert sweep_view.where_text(local).startswith("Cells train in the training service's 2 worker threads")
+    fell_back = {"executor": "local", "workers": 2, "ray": {"connected": False, "error": "cannot reach 10.0.0.5:6379"}}
+    assert "The Ray cluster is not used: cannot reach 10.0.0.5:6379" in sweep_view.where_text(fell_back)
+    ray = {"executor": "ray", "workers": 8, "ray": {"connected": True, "address": "10.0.0.5:6379", "cpus": 16.0,
+                                                     "nodes": 3, "error": None}}
+    assert sweep_view.where_text(ray) == "Cells train on the Ray cluster at 10.0.0.5:6379, 16 CPUs on 3 nodes, 8 at a time."
 
 
 def test_theory_lines_only_where_they_fall_on_the_map():

@@ -2,6 +2,7 @@
 
     form = sweep_form.controls()           # the sweep the widgets describe (and the link)
     run_button(client, form)               # Run (Stop sits beside the live map)
+    where_caption(client)                  # where the cells train: the service's threads or a Ray cluster
     live_map(client, metric)               # progress, time left and the map, in a fragment polling the service
     cells_section(metric)                  # the clicked cell and every cell as a table, with Explorer links
     results_section(store, form)           # share, save in the Runs store, export CSV / JSON
@@ -49,6 +50,8 @@ REFUSED = "sweep.refused"  # the service's sentence when it refused the last Run
 CLICKED = "sweep.clicked"
 CLIENT = "sweep.client"  # the page's BackendClient, for the Stop button inside the fragment
 CHART = "sweep.chart"
+WHERE = "sweep.where"  # (when, sentence): where the service trains the cells
+WHERE_SECONDS = 15.0
 POLL_SECONDS = 0.5
 PAGES_PER_TICK = 4
 SAVED_KEY = "saved"
@@ -150,6 +153,34 @@ def run_button(client: BackendClient | None, form: sweep_form.Form) -> None:
         st.rerun()
     if st.session_state.get(REFUSED):
         st.error(escape_markdown(st.session_state[REFUSED]), icon=":material/block:")
+
+
+def where_text(health: dict) -> str:
+    """Where the service trains a sweep's cells, from its /health: its worker threads or a Ray cluster."""
+    workers = health.get("workers")
+    ray = health.get("ray") or {}
+    if health.get("executor") == "ray" and ray.get("connected"):
+        cpus = ray.get("cpus")
+        size = f", {cpus:g} CPUs on {ray.get('nodes') or '?'} nodes" if isinstance(cpus, int | float) else ""
+        return f"Cells train on the Ray cluster at {ray.get('address') or 'auto'}{size}, {workers} at a time."
+    text = f"Cells train in the training service's {workers} worker threads, beside everyone's other runs."
+    if ray.get("error"):
+        text += f" (The Ray cluster is not used: {ray['error']})"
+    return text
+
+
+def where_caption(client: BackendClient | None) -> None:
+    """One line under Run: where the cells train (the service's health, read at most every WHERE_SECONDS)."""
+    if client is None:
+        return
+    seen = st.session_state.get(WHERE)
+    if seen is None or time.monotonic() - seen[0] > WHERE_SECONDS:
+        try:
+            seen = (time.monotonic(), where_text(client.health()))
+        except BackendError:
+            return
+        st.session_state[WHERE] = seen
+    st.caption(escape_markdown(seen[1], 400))
 
 
 def live_map(client: BackendClient | None, metric: Metric) -> None:
