@@ -1,9 +1,11 @@
-"""Open a page with Streamlit's AppTest."""
+"""Open a page with Streamlit's AppTest, and rerun it until something shows."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGES = Path(__file__).resolve().parents[2] / "pages"
@@ -17,3 +19,20 @@ def open_page(name: str, timeout: float = 60, **query) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def messages(at: AppTest, *kinds: str) -> list[str]:
+    """The texts of the page's alerts of these kinds (default: error, warning, info)."""
+    return [m.value for kind in (kinds or ("error", "warning", "info")) for m in at.get(kind)]
+
+
+def rerun_until(at: AppTest, done, timeout: float, what: str) -> None:
+    """Rerun (AppTest does not advance run_every fragments) until `done()`; fail naming `what` and the alerts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done():
+            return
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}; the page said {messages(at)}")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.pages.apptest import messages, rerun_until
 from tests.pages.test_explorer import PAGE
 from tests.service.helpers import wait_for
 from vgrad.service import launcher
@@ -28,21 +28,6 @@ def child_mode(monkeypatch):
     monkeypatch.setattr(launcher, "RESTART_SECONDS", 0.0)
     yield
     launcher.stop_backend()
-
-
-def messages(at: AppTest) -> list[str]:
-    return [m.value for kind in ("error", "warning", "info") for m in at.get(kind)]
-
-
-def rerun_until(at: AppTest, done, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done():
-            return
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}; the page said {messages(at)}")
 
 
 def test_a_killed_service_restarts_and_the_page_says_the_run_was_lost(child_mode):

@@ -9,7 +9,6 @@ import html
 import io
 import json
 import math
-import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -17,7 +16,7 @@ import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.apptest import PAGES, open_page
+from tests.pages.apptest import PAGES, open_page, rerun_until
 from vgrad import RunConfig, links
 from vgrad.store import RunStore
 from vgrad.sweep import make_spec
@@ -74,17 +73,6 @@ def filled(spec: dict) -> int:
     """Cells of the map's heatmap that have a colour."""
     z = next(t["z"] for t in spec["data"] if t["type"] == "heatmap")
     return sum(v is not None and math.isfinite(v) for row in z for v in row)
-
-
-def rerun_until(at: AppTest, done, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done():
-            return
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}; the page said {said(at, 'error', 'warning', 'info')}")
 
 
 def run_sweep(at: AppTest) -> list[tuple[int, int, int]]:
