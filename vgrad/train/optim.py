@@ -87,18 +87,25 @@ def fused_apply(optimizer: keras.optimizers.Optimizer, variables: Sequence) -> A
         elif kind == "SGD":
             for _, (g, v) in pairs:
                 tf.raw_ops.ResourceApplyGradientDescent(var=v.handle, alpha=lr, delta=g)
-        elif kind == "RMSprop":
-            rho = o.rho
-            for i, (g, v) in pairs:
-                velocity = slots["velocity"][i]
-                velocity.assign(rho * velocity + (1 - rho) * tf.square(g))
-                v.assign_sub(lr * g / tf.sqrt(velocity + o.epsilon))
-        else:  # Adagrad
-            for i, (g, v) in pairs:
-                acc = slots["accumulator"][i]
-                acc.assign_add(tf.square(g))
-                v.assign_sub(lr * g / tf.sqrt(acc + o.epsilon))
+        else:
+            apply_rms_or_adagrad(tf, kind, o, pairs, slots, lr)
         o.iterations.assign_add(1)
 
     apply.slots = slots
     return apply
+
+
+def apply_rms_or_adagrad(tf, kind: str, o, pairs: list, slots: dict, lr) -> None:
+    """RMSprop's or Adagrad's update as TensorFlow ops on (index, (grad, variable)) pairs: elementwise, so
+    a learning rate per network broadcasts over stacked variables (vgrad.train.stacked) as a scalar does."""
+    if kind == "RMSprop":
+        rho = o.rho
+        for i, (g, v) in pairs:
+            velocity = slots["velocity"][i]
+            velocity.assign(rho * velocity + (1 - rho) * tf.square(g))
+            v.assign_sub(lr * g / tf.sqrt(velocity + o.epsilon))
+    else:  # Adagrad
+        for i, (g, v) in pairs:
+            acc = slots["accumulator"][i]
+            acc.assign_add(tf.square(g))
+            v.assign_sub(lr * g / tf.sqrt(acc + o.epsilon))

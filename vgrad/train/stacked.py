@@ -288,17 +288,10 @@ class Stack:
                     tf.raw_ops.ResourceApplyGradientDescent(var=v.handle, alpha=lr, delta=g)
                 else:
                     v.assign_sub(lr * g)
-        elif kind == "RMSprop":
-            rho = o.rho
-            for i, (g, v) in pairs:
-                vel = slots["velocity"][i]
-                vel.assign(rho * vel + (1 - rho) * tf.square(g))
-                v.assign_sub(lr * g / tf.sqrt(vel + o.epsilon))
-        else:  # Adagrad
-            for i, (g, v) in pairs:
-                acc = slots["accumulator"][i]
-                acc.assign_add(tf.square(g))
-                v.assign_sub(lr * g / tf.sqrt(acc + o.epsilon))
+        else:  # RMSprop, Adagrad: already TensorFlow ops, shared with the one-network update
+            from vgrad.train.optim import apply_rms_or_adagrad
+
+            apply_rms_or_adagrad(tf, kind, o, pairs, slots, lr)
 
     def _metrics(self):
         """[E, 4]: loss, accuracy, val_loss, val_accuracy on the full sets in inference mode, as
