@@ -33,7 +33,7 @@ def wait_for(at: AppTest, done, timeout: float = 120.0) -> None:
 
 def _both_done(at: AppTest) -> bool:
     jobs = [at.session_state[k] for k in ("vgrad.lesson.nb.0", "vgrad.lesson.init.0") if k in at.session_state]
-    return len(jobs) == 2 and not any(j.active for j in jobs)
+    return len(jobs) == 2 and not any(j.needs_poll for j in jobs)  # ended, and every record read
 
 
 def test_lessons_render_and_use_real_runs(backend):

@@ -95,12 +95,12 @@ def chain_rule(client: BackendClient | None) -> None:
 
 def _follow(client: BackendClient | None, group: RunGroup, body) -> None:
     """body(job) in a fragment that polls the group's job while it trains."""
-    every = 0.5 if client is not None and group.active() else None
+    every = 0.5 if client is not None and any(j.needs_poll for j in group.jobs()) else None
 
     @st.fragment(run_every=every)
     def _live() -> None:
         job = _run_of(group)
-        if job is not None and client is not None and job.active:
+        if job is not None and client is not None and job.needs_poll:  # until every record is read
             group.poll(client)
         if job is None:
             st.info("Waiting for the training service." if client is None else "Submitting the run…")
@@ -175,12 +175,12 @@ def init_scale(client: BackendClient | None) -> None:
                            key="lesson.init_std", disabled=init != "random_normal")
     config = init_config(act, init, depth, std)
     _ensure(client, INIT, f"{act}, {init}", config, "vgrad.lesson.init.cfg")
-    every = 0.5 if client is not None and INIT.active() else None
+    every = 0.5 if client is not None and any(j.needs_poll for j in INIT.jobs()) else None
 
     @st.fragment(run_every=every)
     def _live() -> None:
         job = _run_of(INIT)
-        if job is not None and client is not None and job.active:
+        if job is not None and client is not None and job.needs_poll:  # until every record is read
             INIT.poll(client)
         if job is None or not job.run.steps:
             st.info("Measuring the network at initialisation…" if client is not None

@@ -67,7 +67,7 @@ class RunGroup:
 
     def poll(self, client: BackendClient) -> None:
         for job in self.jobs():
-            if job.active:
+            if job.needs_poll:  # running, or records still to read
                 live.poll(client, job, max_pages=PAGES_PER_JOB)
 
     def live(self, client: BackendClient | None, body: Callable[[list[live.LiveJob], list[str]], None],
