@@ -11,8 +11,12 @@ Every number a headline, a reading, a table or the CLI shows comes from the meth
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
+import os
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +50,8 @@ from vgrad.records import (
 # Version 1: config, layers, steps, epochs, snapshots, boundaries, info {start, data, weights}, status;
 # optional, added since and read when present: spectra, info.confusion, origin.
 FORMAT_VERSION = 1
+# The record lists a run keeps in stream order (content_id chains their digests).
+LISTS = ("steps", "epochs", "snapshots", "boundaries", "spectra")
 # Comparisons read the first layer's gradient over this first share of training.
 EARLY_SHARE = 0.1
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "r2", "val_r2")
@@ -113,10 +119,19 @@ class Run:
     # Where the run comes from: {} for vgrad's engine; {"kind": "notebook", "model": "...", ...} for a
     # GradientMonitor run of someone's own Keras model (its config then only approximates the model).
     origin: dict = field(default_factory=dict)
+    # content_id's digests: per list, the chained digest of its first 1, 2, ... records (added by `add`);
+    # and of single records and the config, by id (the object is kept, so its id is not reused).
+    _chain: dict[str, list[bytes]] = field(default_factory=dict, repr=False, compare=False)
+    _digests: dict[int, tuple[Any, bytes]] = field(default_factory=dict, repr=False, compare=False)
 
     # --- building from records ----------------------------------------------
     def add(self, record: Record) -> None:
         """Fold one record of the stream into this run."""
+        kind = _LIST_OF.get(type(record))
+        if kind is not None:
+            items, chain = getattr(self, kind), self._chain.setdefault(kind, [])
+            if len(chain) == len(items):  # else the list was changed without `add`: content_id is None
+                chain.append(_digest(record, chain[-1] if chain else b""))
         match record:
             case StepRecord():
                 self.steps.append(record)
@@ -139,6 +154,39 @@ class Run:
                 self.spectra.append(record)
             case StatusRecord():
                 self.status, self.message = record.status, record.message
+
+    def content_id(self, steps: int | None = None, lists: Sequence[str] = LISTS) -> str | None:
+        """A digest of everything the run holds: equal for two runs exactly when their config, origin,
+        status and records are equal, so what is drawn from one can be drawn again for the other. With
+        `steps`, of its first `steps` step records only; with `lists`, of those record lists only (the
+        single records always). None when a record list was filled without `add`."""
+        h = hashlib.blake2b(digest_size=16)
+        for part in (self.config, self.start, self.data, self.confusion):
+            h.update(self._digest_of(part))
+        for when, record in sorted(self.weights.items()):
+            h.update(when.encode() + self._digest_of(record))
+        h.update(_digest((sorted(self.origin.items()), str(self.status), self.message)))
+        for kind in lists:
+            chain, n = self._chain.get(kind, ()), len(getattr(self, kind))
+            if len(chain) != n:
+                return None
+            if kind == "steps" and steps is not None:
+                n = max(0, min(n, steps))
+            h.update(kind.encode() + n.to_bytes(8, "little") + (chain[n - 1] if n else b"-"))
+        return h.hexdigest()
+
+    def _digest_of(self, value: Any) -> bytes:
+        if value is None:
+            return b"none"
+        known = self._digests.get(id(value))
+        if known is None or known[0] is not value:
+            known = self._digests[id(value)] = (value, _digest(value))
+        return known[1]
+
+    def share_digests(self, other: Run) -> None:
+        """Let this run (a prefix of `other`: its lists cut short) use other's digests."""
+        self._digests = other._digests
+        self._chain = {kind: chain[:len(getattr(self, kind))] for kind, chain in other._chain.items()}
 
     @classmethod
     def from_records(cls, config: RunConfig, records: Sequence[Record | dict]) -> Run:
@@ -353,6 +401,25 @@ class Run:
             return _read_v1(data)
         except RecordError as exc:
             raise RunFileError(str(exc)) from None
+
+
+_LIST_OF = {StepRecord: "steps", EpochRecord: "epochs", SnapshotRecord: "snapshots",
+            BoundaryRecord: "boundaries", SpectrumRecord: "spectra"}
+
+
+def _digest(value: Any, before: bytes = b"") -> bytes:
+    """A digest of `value`'s pickle (exact: floats bit for bit). The pickler's memo is off, so equal
+    values pickle alike whichever objects they share; a value that does not pickle gets a random digest
+    (equal to no other)."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, 5)
+    pickler.fast = True  # no memo: a string used twice is written twice, as a copy of it would be
+    try:
+        pickler.dump(value)
+        data = out.getvalue()
+    except Exception:  # noqa: BLE001 - anything unpicklable is never shared
+        data = os.urandom(32)
+    return hashlib.blake2b(before + data, digest_size=16).digest()
 
 
 def steps_frame(steps: Sequence[StepRecord], layers: Sequence[Layer]) -> pd.DataFrame:

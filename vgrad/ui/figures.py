@@ -6,10 +6,17 @@ Building a figure (Plotly validates every property) costs 10-35 ms, and st.plotl
 a dict again on every call (a deep copy); a page draws ten, and reruns on every navigation and every
 live poll. `token` names the figure's inputs (run id, record counts, options); while it is unchanged
 the session's last figure for `key`, frozen as a dict, is drawn again.
+
+A token that holds a `Content` (run_token's first part: a digest of everything the run holds) names
+what is drawn exactly, whoever draws it: such figures are also kept for every session of this process
+(SHARED of them, least recently used dropped). A class that trains the same preset with the same seed
+gets equal runs, so the server builds each of their charts once instead of once per student.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -17,6 +24,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 _CACHE = "vgrad.figures"
+SHARED = 300  # figures kept for every session (a frozen figure is a few to a few hundred kB)
+_shared: OrderedDict[tuple, Any] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+class Content(str):
+    """A run's content_id in a token: the token then names its figure for any session."""
 
 
 class Frozen(go.Figure):
@@ -37,9 +51,33 @@ def figure(key: str, token: Hashable, build: Callable[[], Any]) -> Any:
     hit = cache.get(key)
     if hit is not None and hit[0] == token:
         return hit[1]
+    shared = _is_shared(token)
+    if shared:
+        with _shared_lock:
+            fig = _shared.get((key, token))
+            if fig is not None:
+                _shared.move_to_end((key, token))
+        if fig is not None:
+            cache[key] = (token, fig)
+            return fig
     fig = build()
     cache[key] = (token, fig)
+    if shared:
+        with _shared_lock:
+            _shared[(key, token)] = fig
+            while len(_shared) > SHARED:
+                _shared.popitem(last=False)
     return fig
+
+
+def _is_shared(token: Hashable) -> bool:
+    return isinstance(token, Content) or (isinstance(token, tuple) and any(_is_shared(t) for t in token))
+
+
+def forget_shared() -> None:
+    """Drop the figures kept for every session (tests)."""
+    with _shared_lock:
+        _shared.clear()
 
 
 def cached(key: str, token: Hashable, build: Callable[[], Any]) -> Any:
@@ -54,6 +92,15 @@ def chart(key: str, token: Hashable, build: Callable[[], go.Figure]) -> None:
 
 
 def run_token(job_id: str, run) -> tuple:
-    """What a run's charts depend on: its id and how many records of each kind it has."""
-    return (job_id, len(run.steps), len(run.epochs), len(run.snapshots), len(run.boundaries), run.status,
-            run.data is not None)
+    """What a run's charts depend on: its content (Content, when the run knows it; else the job's id)
+    and how many records of each kind it has."""
+    content = run.content_id()
+    return (job_id if content is None else Content(content), len(run.steps), len(run.epochs),
+            len(run.snapshots), len(run.boundaries), run.status, run.data is not None)
+
+
+def content_token(job_id: str, run, steps: int | None = None, lists: tuple[str, ...] | None = None
+                  ) -> Hashable:
+    """The run's Content (Run.content_id's `steps` and `lists`); its job's id when it has none."""
+    content = run.content_id(steps) if lists is None else run.content_id(steps, lists)
+    return job_id if content is None else Content(content)

@@ -30,8 +30,9 @@ JOB_PARAM = "job"  # the link key of the page's job (config_form.PAGE_KEYS)
 _GONE = "vgrad.job_gone"  # the sentence for a link whose job the service no longer has
 _TRIED = "vgrad.job_tried"  # the link's job id this session tried to reattach
 _HISTORY_NOTE = "vgrad.history_note"  # what the last Reopen or Save of the history said
-_CHOSEN = "explorer_speed_chosen"
-AVERAGE_RATE = "Avg. steps / s"  # the headline's speed once the run ended  # the user picked a playback speed (Train keeps it then)
+_CHOSEN = "explorer_speed_chosen"  # the user picked a playback speed (Train keeps it then)
+NETWORK_EVERY = 50  # a running network diagram is redrawn every this many step records
+AVERAGE_RATE = "Avg. steps / s"  # the headline's speed once the run ended
 SPEED_HELP = ("How fast the charts go through the run. The service always trains at full speed; this only "
               "sets how fast you watch it: real time = at the pace it trains (a long run shows its latest "
               "state), 10 steps per second = step by step, as in TensorFlow Playground, as fast as possible = "
@@ -220,7 +221,7 @@ def gradient_heatmap(run, key: str = "explorer", token: tuple = ()) -> str:
 def kernel_panel(run, key: str = "explorer", token: tuple = ()) -> None:
     by_layer = charts.snapshot_steps(run.snapshots)
     if not by_layer or not run.layers:
-        figures.chart(f"{key}_kernel", None, lambda: charts.kernel_gradient(None))
+        figures.chart(f"{key}_kernel", figures.Content("no snapshot"), lambda: charts.kernel_gradient(None))
         st.caption(CAPTIONS["kernel"])
         return
     labels = charts.layer_labels(run.layers)
@@ -298,8 +299,9 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
     stat = gradient_heatmap(run, key, token)
     left, right = st.columns(2)
     with left:
-        figures.chart(f"{key}_network", (token[0], len(run.snapshots), len(run.steps) // 50),
-                      lambda: network_diagram(run.snapshots, run.layers, run.steps[-1] if run.steps else None))
+        shown = network_steps(run)
+        figures.chart(f"{key}_network", figures.content_token(job.job_id, run, shown, ("steps", "snapshots")),
+                      lambda: network_diagram(run.snapshots, run.layers, run.steps[shown - 1] if shown else None))
         st.caption(CAPTIONS["network"])
     with right:
         figures.chart(f"{key}_flow", (token, stat),
@@ -320,6 +322,13 @@ def live_view(job: live.LiveJob | None, key: str = "explorer") -> None:
     theory_panel(run, key, token)
     kernel_panel(run, key, token)
     exports(job, key)
+
+
+def network_steps(run: Run) -> int:
+    """How many step records the network diagram is drawn from: all of them at the end and for short
+    runs, else a multiple of NETWORK_EVERY (redrawing that many edges every tick costs too much)."""
+    n = len(run.steps)
+    return n if run.done or n < NETWORK_EVERY else n - n % NETWORK_EVERY
 
 
 def has_boundary(run: Run) -> bool:
@@ -397,19 +406,19 @@ def theory_panel(run, key: str = "explorer", token: tuple = ()) -> None:
     from vgrad.charts.theory import spectrum_histogram, theory_flow
     from vgrad.readings import theory_view
 
-    view = figures.cached(f"{key}_theory_view", (token[:1], len(run.steps) > 0, bool(run.spectra)),
-                          lambda: theory_view(run))
+    fallback = token[0] if token else str(id(run))
+    first = figures.content_token(fallback, run, 1, ("steps", "spectra"))  # theory reads step 0 only
+    view = figures.cached(f"{key}_theory_view", first, lambda: theory_view(run))
     st.markdown("**Theory beside measurement** (step 0)" + (f": {escape_markdown(view.reading.text)}"
                                                           if view.reading is not None else ""))
     left, right = st.columns(2)
     with left:
-        figures.chart(f"{key}_theory", (token[:1], len(run.steps) > 0),
-                      lambda: theory_flow(view, run.layers, height=360))
+        figures.chart(f"{key}_theory", first, lambda: theory_flow(view, run.layers, height=360))
         st.caption(CAPTIONS["theory"])
     with right:
         spectrum = run.spectra[0] if run.spectra else None
         mean = view.spectrum_mean if view.applies else None
-        figures.chart(f"{key}_spectrum", (token[:1], spectrum is not None),
+        figures.chart(f"{key}_spectrum", first,
                       lambda: spectrum_histogram(spectrum, mean, view.spectrum_std if view.applies else None,
                                                  height=360))
         st.caption(CAPTIONS["spectrum"])

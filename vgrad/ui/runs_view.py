@@ -135,9 +135,10 @@ def show_run(store: RunStore, saved: SavedRun) -> None:
     m4.metric("Val accuracy", num(run.final_metrics()["val_accuracy"]))
     if run.message:
         st.caption(escape_markdown(run.message))
-    token = (saved.id, saved.created)  # a figure is built once per saved run and session
-    figures.chart(f"heat_{saved.id}", token, lambda: charts.gradient_heatmap(run.steps, run.layers))
-    figures.chart(f"curves_{saved.id}", token, lambda: charts.loss_accuracy(run.epochs, run.steps))
+    content = run.content_id()  # equal saved runs (a class's) share their figures
+    token = (saved.id, saved.created) if content is None else figures.Content(content)
+    figures.chart("runs_heat", token, lambda: charts.gradient_heatmap(run.steps, run.layers))
+    figures.chart("runs_curves", token, lambda: charts.loss_accuracy(run.epochs, run.steps))
     with st.expander("Configuration"):
         st.json(run.config.changed() or {"(defaults)": True})
     exports(saved.name, store, saved.id, run)
