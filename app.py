@@ -5,7 +5,7 @@ Run with `streamlit run app.py` (it starts the training service on demand) or `m
 
 import streamlit as st
 
-from vgrad.ui import process
+from vgrad.ui import process, turns
 
 process.settle()  # once per server process
 st.set_page_config(page_title="vgrad", page_icon=":material/trending_down:", layout="wide")
@@ -21,4 +21,5 @@ pages = [
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("pages/classroom.py", title="Class", icon=":material/groups:"),
 ]
-st.navigation(pages).run()
+with turns.turn():  # sessions' page runs take turns (vgrad/ui/turns.py)
+    st.navigation(pages).run()

@@ -15,7 +15,7 @@ import streamlit as st
 
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.service.launcher import backend_status, ensure_backend, service_token
-from vgrad.ui import webserver
+from vgrad.ui import turns, webserver
 
 webserver.install()  # a page for links too long under a plain `streamlit run app.py` too
 
@@ -30,7 +30,16 @@ BUSY_TIMEOUT = 4.0
 
 @st.cache_resource(show_spinner=False)
 def _client_for(url: str, token: str) -> BackendClient:
-    return BackendClient(url, timeout=10.0, token=token)
+    return _PageClient(url, timeout=10.0, token=token)
+
+
+class _PageClient(BackendClient):
+    """The pages' client: while a request waits for the service, the page run's turn goes to the next
+    run (vgrad.ui.turns)."""
+
+    def _call(self, method: str, path: str, **kwargs):
+        with turns.waiting():
+            return super()._call(method, path, **kwargs)
 
 
 def get_client() -> BackendClient:
@@ -40,7 +49,8 @@ def get_client() -> BackendClient:
 
 def status(client: BackendClient, timeout: float = 1.0) -> str:
     """'ready', 'starting', 'unauthorized' or 'down' (launcher.backend_status)."""
-    return backend_status(client.base_url, timeout=timeout, token=service_token())
+    with turns.waiting():
+        return backend_status(client.base_url, timeout=timeout, token=service_token())
 
 
 def ready(client: BackendClient) -> bool:

@@ -53,7 +53,7 @@ from vgrad.presets import PRESETS
 from vgrad.records import Action, Record, Status, StatusRecord
 from vgrad.run import Run
 from vgrad.service.client import BackendClient, BackendError, Page
-from vgrad.ui import crowd
+from vgrad.ui import crowd, turns
 
 REFRESH_SECONDS = 0.5
 CROWD_RECHECK = 10.0  # seconds between two timer changes a crowd of watchers causes (vgrad.ui.crowd)
@@ -481,6 +481,7 @@ def view(job: LiveJob, shown: int) -> Run:
     v.snapshots = run.snapshots[:_upto(run.snapshots, shown)]
     v.boundaries = run.boundaries[:_upto(run.boundaries, shown)]
     v.spectra = run.spectra[:_upto(run.spectra, shown)]
+    v.share_digests(run)  # its lists are prefixes of the run's: content_id without hashing again
     return v  # status "running": the end is still to come
 
 
@@ -569,6 +570,10 @@ def live_fragment(body: Callable[[LiveJob | None], None], client: BackendClient 
 
     @st.fragment(run_every=every)
     def _live() -> None:
+        with turns.turn():
+            _tick()
+
+    def _tick() -> None:
         started = time.perf_counter()
         j = current(key)
         was_active = j is not None and j.active
