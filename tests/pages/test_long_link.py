@@ -45,19 +45,31 @@ def streamlit_url():
         proc.wait(10)
 
 
-def send_in_pieces(url: str, request: bytes, piece: int = 4096) -> tuple[int, str]:
-    """Send a raw request a few KB at a time, as it arrives from a browser over a network; (status, body)."""
+def send_in_pieces(url: str, request: bytes, piece: int = 4096, tries: int = 3) -> tuple[int, str]:
+    """Send a raw request a few KB at a time, as it arrives from a browser over a network; (status, body).
+
+    The server answers a request it refuses and closes before the rest has arrived; its kernel then
+    resets the connection for the bytes it did not read, and the reset can overtake the answer on its
+    way to this socket. That is TCP, not the page: such a try is repeated."""
     host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        try:
-            for i in range(0, len(request), piece):
-                sock.sendall(request[i:i + piece])
-                time.sleep(0.002)
-        except OSError:  # the server answered and closed while the rest was on its way
-            pass
+    for attempt in range(tries):
         answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            try:
+                for i in range(0, len(request), piece):
+                    sock.sendall(request[i:i + piece])
+                    time.sleep(0.002)
+            except OSError:  # the server answered and closed while the rest was on its way
+                pass
+            try:
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            except ConnectionResetError:
+                if attempt == tries - 1:
+                    raise
+        if answer:
+            break
+        time.sleep(0.2)
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split()[1]), body.decode("utf-8", "replace")
 

@@ -32,6 +32,32 @@ def settle() -> None:
         _DONE["frozen"] = True
 
 
+def warm_in_background(timeout: float = 60.0) -> threading.Thread:
+    """Once Streamlit's runtime exists, import every vgrad.ui module and settle(), on a thread of its own:
+    the server answers meanwhile, and the first visitors' page runs do not each wait for the imports
+    (about 2 s on two cores) while holding a turn (vgrad.ui.turns)."""
+
+    def warm() -> None:
+        import importlib
+        import pkgutil
+        import time
+
+        from streamlit import runtime
+
+        deadline = time.monotonic() + timeout
+        while not runtime.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        import vgrad.ui
+
+        for module in pkgutil.iter_modules(vgrad.ui.__path__):
+            importlib.import_module(f"vgrad.ui.{module.name}")
+        settle()
+
+    thread = threading.Thread(target=warm, name="vgrad-warm", daemon=True)
+    thread.start()
+    return thread
+
+
 def use_app_navigation() -> None:
     """Make Streamlit run app.py (st.navigation) rather than a pages/ file on its own.
 

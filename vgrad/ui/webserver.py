@@ -72,9 +72,13 @@ def too_large(conn) -> int | None:
 
 
 def main() -> int:
-    """`streamlit ARGS...` with install() done first."""
+    """`streamlit ARGS...` with install() done first (and the pages' modules imported once it runs)."""
     install()
     from streamlit.web import cli
+
+    from vgrad.ui import process
+
+    process.warm_in_background()
 
     sys.argv = ["streamlit", *sys.argv[1:]]
     return cli.main()
