@@ -113,8 +113,7 @@ class Server:
                 except psutil.Error:
                     continue
                 total += rss
-                name = ("streamlit" if "streamlit" in cmd or "webserver" in cmd else "service" if "vgrad.service" in cmd
-                        else "launcher")
+                name = _name(cmd)
                 self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), rss)
             self.peak_rss = max(self.peak_rss, total)
             time.sleep(0.2)
@@ -145,14 +144,18 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server's processes so far."""
-        total = 0.0
+        return sum(self.cpu_by_name().values())
+
+    def cpu_by_name(self) -> dict[str, float]:
+        """User + system CPU time so far of each kind of server process (streamlit, service, ...)."""
+        found: dict[str, float] = {}
         for p in self._tree():
             try:
-                t = p.cpu_times()
-                total += t.user + t.system
+                t, name = p.cpu_times(), _name(" ".join(p.cmdline()))
             except psutil.Error:
                 continue
-        return total
+            found[name] = found.get(name, 0.0) + t.user + t.system
+        return found
 
     def wait_started(self, timeout: float = 120) -> None:
         """Until the training service has finished starting (warm-up and precompiled presets)."""
@@ -178,6 +181,11 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.log.close()
+
+
+def _name(cmd: str) -> str:
+    return ("streamlit" if "streamlit" in cmd or "webserver" in cmd else "service" if "vgrad.service" in cmd
+            else "launcher")
 
 
 # --- browser users ----------------------------------------------------------------------------
@@ -407,7 +415,7 @@ def percentile(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def report(results: list[UserResult], server: Server, mode: str, wall: float, cpu: tuple[float, float],
+def report(results: list[UserResult], server: Server, mode: str, wall: float, cpu: tuple[float, float, dict],
            class_runs: int | None = None, arrival: float = 0.0, think: float = 0.0) -> int:
     finished = sum(r.status == "finished" for r in results)
     errors = [f"user {r.user}: {e}" for r in results for e in r.errors]
@@ -440,7 +448,8 @@ def report(results: list[UserResult], server: Server, mode: str, wall: float, cp
           f"({', '.join(f'{k} {v / 2**20:.0f} MB' for k, v in sorted(server.peak_by_name.items()))})")
     print(f"  wall time:           {wall:.1f} s")
     print(f"  CPU during the load: server {cpu[0]:.1f} s of the machine's {cpu[1]:.1f} s "
-          f"({os.cpu_count()} cores x {wall:.1f} s = {os.cpu_count() * wall:.1f} s available)")
+          f"({os.cpu_count()} cores x {wall:.1f} s = {os.cpu_count() * wall:.1f} s available); "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(cpu[2].items())))
     return 0 if finished == len(results) and not errors else 1
 
 
@@ -495,7 +504,7 @@ def run(args: argparse.Namespace, data_dir: Path, code: str) -> int:
             server.wait_ready()
         print(f"server: {server.entry} on {server.url}; class {code}", file=sys.stderr)
         t0 = time.perf_counter()
-        machine0, server0 = sum(psutil.cpu_times()[:3]), server.cpu_seconds()
+        machine0, server0 = sum(psutil.cpu_times()[:3]), server.cpu_by_name()
         if args.mode == "ws":
             results = asyncio.run(ws_users(server, args.users, args.timeout, args.think, code, args.arrival))
         elif args.mode == "browser":
@@ -508,7 +517,8 @@ def run(args: argparse.Namespace, data_dir: Path, code: str) -> int:
                 backend = server.backend_url()
             server.wait_started()
             results = api_users(backend, args.users, args.timeout, server.token)
-        cpu = (server.cpu_seconds() - server0, sum(psutil.cpu_times()[:3]) - machine0)
+        used = {k: v - server0.get(k, 0.0) for k, v in server.cpu_by_name().items()}
+        cpu = (sum(used.values()), sum(psutil.cpu_times()[:3]) - machine0, used)
         runs = class_runs(data_dir, code) if args.mode != "api" else None
         return report(results, server, args.mode, time.perf_counter() - t0, cpu, runs, args.arrival, args.think)
     finally:
