@@ -184,3 +184,13 @@ def test_exports():
     assert doc["query"] == "comparison=he-init" and len(doc["table"]) == 2
     frame = pd.read_csv(io.StringIO(export_csv(runs, labels)))
     assert set(frame["run"]) == set(labels) and len(frame) == 2 * 20 * 4
+
+
+def test_page_url_keeps_commas_and_equals_readable_and_reads_back_the_same():
+    from urllib.parse import parse_qsl
+
+    query = {"axis1": "init_gain=0.5,1,2", "axis2": "hidden_layers=2,4,8", "note": "a&b #c d"}
+    url = links.page_url("http://host:8501/sweep?old=1", query)
+    assert url.startswith("http://host:8501/sweep?axis1=init_gain=0.5,1,2&axis2=hidden_layers=2,4,8&")
+    assert "&" not in url.split("note=")[1] and "#" not in url  # what would end a value is still encoded
+    assert dict(parse_qsl(url.split("?", 1)[1])) == query

@@ -239,9 +239,10 @@ def sweep_query(link: SweepLink) -> dict[str, str]:
 
 
 def page_url(page: str | None, query: Mapping[str, str], default: str = "http://localhost:8501/explorer") -> str:
-    """The full link: `page` (its own query dropped) plus `query`."""
+    """The full link: `page` (its own query dropped) plus `query`. Commas and "=" inside a value stay
+    as they are (a sweep's axis reads init_gain=0.5,1,2), which every query parser reads back the same."""
     base = (page or default).split("?", 1)[0]
-    text = urlencode(dict(query))
+    text = urlencode(dict(query), safe=",=")
     return f"{base}?{text}" if text else base
 
 
