@@ -90,3 +90,23 @@ def test_a_run_waits_at_most_its_wait_then_runs_anyway():
     with turns.turn() as got, turns.turn() as inner:  # nested: the page's turn, taken once
         assert got and inner
     assert turns._free[0] == turns.AT_ONCE
+
+
+def test_a_fragment_runs_in_a_turn_under_its_own_name():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import streamlit as st
+
+        from vgrad.ui import turns
+
+        @turns.fragment()
+        def tick() -> None:
+            st.write(f"depth {turns._held.depth} free {turns._free[0]} name {tick.__qualname__}")
+
+        tick()  # in the page's run: the page's turn (app.py takes it; here the fragment does)
+
+    at = AppTest.from_function(page).run(timeout=30)
+    assert not at.exception
+    assert at.markdown[0].value == f"depth 1 free {turns.AT_ONCE - 1} name page.<locals>.tick"
+    assert turns._free[0] == turns.AT_ONCE

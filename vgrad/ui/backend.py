@@ -103,7 +103,7 @@ def connect(show: bool = True) -> BackendClient | None:
 def wait_panel(refresh: float = 1.0) -> None:
     """Re-check the backend every `refresh` seconds until it is up, then rerun the whole page."""
 
-    @st.fragment(run_every=refresh)
+    @turns.fragment(run_every=refresh)
     def _waiting() -> None:
         if connect(show=True) is not None:
             st.rerun()

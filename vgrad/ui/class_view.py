@@ -30,7 +30,7 @@ from vgrad.records import Status
 from vgrad.service.client import BackendClient, BackendError
 from vgrad.store import RunStore, StoreError
 from vgrad.text import escape_markdown, orders_short, pct
-from vgrad.ui import live, url_state
+from vgrad.ui import figures, live, turns, url_state
 
 CLASS_KEY = "class"
 JOINED = "vgrad.class.joined"
@@ -127,7 +127,7 @@ def class_header(c: Classroom) -> None:
 def class_runs(client: BackendClient | None, c: Classroom) -> None:
     """The class's runs, live: who is training now, then every saved run, as a table and a gallery."""
 
-    @st.fragment(run_every=REFRESH_SECONDS)
+    @turns.fragment(run_every=REFRESH_SECONDS)
     def _live() -> None:
         rows = []
         for t in _trainings(c.code):
@@ -186,15 +186,26 @@ def _gallery(saved) -> None:
     for i, (r, student) in enumerate(items[:GALLERY_MAX]):
         with cols[i % 4]:
             try:
-                run = store.load(r.id)
+                fig = _small_heatmap(store, r)
             except StoreError:
                 continue
-            st.plotly_chart(charts.gradient_heatmap(run.steps, run.layers, title="", height=220),
-                            key=f"class.g.{r.id}", config={"displayModeBar": False})
+            st.plotly_chart(fig, key=f"class.g.{r.id}", config={"displayModeBar": False})
             s = r.summary
             st.caption(f"**{escape_markdown(student, 40)}**: {escape_markdown(r.status)}, attenuation "
                        f"{orders_short(s.get('attenuation_orders'))}, val acc {pct(s.get('val_accuracy'))} "
                        f"([open](/runs?run={r.id}))")
+
+
+def _small_heatmap(store: RunStore, saved) -> figures.Frozen:
+    """A saved run's small heatmap, read and built once per session (a saved run does not change): the
+    gallery redraws every REFRESH_SECONDS, and building two dozen of them each time took the GIL from
+    every student's page."""
+
+    def build() -> figures.Frozen:
+        run = store.load(saved.id)
+        return figures.Frozen(charts.gradient_heatmap(run.steps, run.layers, title="", height=220))
+
+    return figures.figure(f"class.g.{saved.id}", (saved.id, saved.created), build)
 
 
 # --- the student's side --------------------------------------------------------------------------

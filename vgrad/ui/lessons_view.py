@@ -35,6 +35,7 @@ from vgrad.lessons import (
 from vgrad.presets import PRESETS, preset
 from vgrad.service.client import BackendClient
 from vgrad.text import escape_markdown
+from vgrad.ui import turns
 from vgrad.ui.multi_run import RunGroup, status_line
 
 NOTEBOOK = RunGroup("vgrad.lesson.nb")
@@ -97,7 +98,7 @@ def _follow(client: BackendClient | None, group: RunGroup, body) -> None:
     """body(job) in a fragment that polls the group's job while it trains."""
     every = 0.5 if client is not None and any(j.needs_poll for j in group.jobs()) else None
 
-    @st.fragment(run_every=every)
+    @turns.fragment(run_every=every)
     def _live() -> None:
         job = _run_of(group)
         if job is not None and client is not None and job.needs_poll:  # until every record is read
@@ -177,7 +178,7 @@ def init_scale(client: BackendClient | None) -> None:
     _ensure(client, INIT, f"{act}, {init}", config, "vgrad.lesson.init.cfg")
     every = 0.5 if client is not None and any(j.needs_poll for j in INIT.jobs()) else None
 
-    @st.fragment(run_every=every)
+    @turns.fragment(run_every=every)
     def _live() -> None:
         job = _run_of(INIT)
         if job is not None and client is not None and job.needs_poll:  # until every record is read

@@ -568,12 +568,8 @@ def live_fragment(body: Callable[[LiveJob | None], None], client: BackendClient 
 
     timer_runs = [False]  # True once the fragment's own timer runs it (not the page's run below)
 
-    @st.fragment(run_every=every)
+    @turns.fragment(run_every=every)
     def _live() -> None:
-        with turns.turn():
-            _tick()
-
-    def _tick() -> None:
         started = time.perf_counter()
         j = current(key)
         was_active = j is not None and j.active

@@ -18,7 +18,7 @@ import streamlit as st
 from vgrad.config import RunConfig
 from vgrad.records import Action, Status
 from vgrad.service.client import BackendClient, BackendError
-from vgrad.ui import live
+from vgrad.ui import live, turns
 
 PAGES_PER_JOB = 2
 
@@ -75,7 +75,7 @@ class RunGroup:
         """Run body(jobs, labels) in a fragment that polls while any job is active, then reruns the page once."""
         every = refresh if (client is not None and self.active()) else None
 
-        @st.fragment(run_every=every)
+        @turns.fragment(run_every=every)
         def _live() -> None:
             was_active = self.active()
             if client is not None and was_active:

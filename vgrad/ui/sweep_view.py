@@ -43,7 +43,7 @@ from vgrad.sweep_maps import (
 )
 from vgrad.sweep_results import SweepResultError, result_from_json
 from vgrad.text import MISSING, escape_markdown, num
-from vgrad.ui import figures, live, sweep_form, url_state
+from vgrad.ui import figures, live, sweep_form, turns, url_state
 
 SHOWN = "sweep.shown"
 REFUSED = "sweep.refused"  # the service's sentence when it refused the last Run
@@ -190,7 +190,7 @@ def live_map(client: BackendClient | None, metric: Metric) -> None:
 
     st.session_state[CLIENT] = client
 
-    @st.fragment(run_every=every)
+    @turns.fragment(run_every=every)
     def _live() -> None:
         now = current()
         was = now is not None and now.active

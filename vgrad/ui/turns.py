@@ -1,7 +1,10 @@
 """Turns: how many page runs of all sessions execute at once in this Streamlit process.
 
-    with turns.turn():      # app.py around every page run; live fragments around every tick
+    with turns.turn():      # app.py, around every page run
         ...
+
+    @turns.fragment(run_every=2.0)   # st.fragment whose every run (a live tick) takes a turn
+    def _live(): ...
 
 Every browser session's script runs on its own thread of this one process, and all of them share
 one GIL. Thirty page runs started together (a class opening its link, pressing Train at once) then
@@ -18,10 +21,11 @@ next run have its turn meanwhile, and gets one again before any run that has not
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 AT_ONCE = 2  # page runs executing at the same time
@@ -102,3 +106,19 @@ def waiting(wait: float = WAIT) -> Iterator[None]:
         yield
     finally:
         _held.got = _acquire(wait, resume=True)
+
+
+def fragment(run_every: float | None = None) -> Callable[[Callable], Callable]:
+    """`st.fragment(run_every=...)` whose every run takes a turn (called inside its page's run, the
+    page's turn)."""
+    import streamlit as st
+
+    def wrap(body: Callable) -> Callable:
+        @functools.wraps(body)  # Streamlit names the fragment by the body's module and name
+        def in_turn(*args, **kwargs):
+            with turn():
+                return body(*args, **kwargs)
+
+        return st.fragment(run_every=run_every)(in_turn)
+
+    return wrap
