@@ -73,6 +73,17 @@ def test_backend_status_tells_a_wrong_token(backend_url):
     assert launcher.backend_status(f"http://127.0.0.1:{launcher.free_port()}") == "down"
 
 
+def test_backend_status_tells_a_service_that_is_there_but_slow_from_one_that_is_down():
+    import socket
+
+    with socket.socket() as listening:  # takes connections (the kernel's backlog), never answers
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(4)
+        port = listening.getsockname()[1]
+        assert launcher.backend_status(f"http://127.0.0.1:{port}", timeout=0.3) == "busy"
+        assert not launcher.backend_ready(f"http://127.0.0.1:{port}", timeout=0.3)
+
+
 def test_streamlit_gets_vgrad_upload_limit_and_the_long_link_page(monkeypatch):
     monkeypatch.setenv("VGRAD_MAX_RUN_MB", "64")
     monkeypatch.setenv("VGRAD_MAX_UPLOAD_MB", "20")

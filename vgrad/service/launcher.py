@@ -117,11 +117,16 @@ def backend_state() -> dict:
 
 def backend_status(url: str, timeout: float = 0.5, token: str | None = None) -> str:
     """'ready', 'starting' (answers, TensorFlow not warm yet), 'unauthorized' (`token` is not the
-    service's) or 'down'. Never raises."""
+    service's), 'busy' (it took the connection but did not answer within `timeout`) or 'down'.
+    Never raises."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         resp = requests.get(url.rstrip("/") + "/health", timeout=timeout, headers=headers)
         health = resp.json() if resp.status_code == 200 else {}
+    except requests.ConnectTimeout:
+        return "down"
+    except requests.Timeout:
+        return "busy"
     except (requests.RequestException, ValueError):
         return "down"
     if not isinstance(health, dict) or health.get("ok") is not True:

@@ -48,7 +48,7 @@ def get_client() -> BackendClient:
 
 
 def status(client: BackendClient, timeout: float = 1.0) -> str:
-    """'ready', 'starting', 'unauthorized' or 'down' (launcher.backend_status)."""
+    """'ready', 'starting', 'unauthorized', 'busy' or 'down' (launcher.backend_status)."""
     with turns.waiting():
         return backend_status(client.base_url, timeout=timeout, token=service_token())
 
@@ -84,6 +84,8 @@ def connect(show: bool = True) -> BackendClient | None:
     # A service that answered before gets longer: one starting a training on two busy cores can take a
     # second or two to answer, and calling it "stopped" would grey out Stop for nothing.
     state = "ready" if recent else status(client, BUSY_TIMEOUT if st.session_state.get(_WAS_READY) else 1.0)
+    if state == "busy" and st.session_state.get(_WAS_READY):
+        return client  # there, but slow to answer (starting a training): its own requests wait longer
     if state == "ready":
         if not recent:
             st.session_state[_READY_AT] = time.monotonic()
