@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
+
+from vgrad.run import LISTS
 
 _CACHE = "vgrad.figures"
 SHARED = 300  # figures kept for every session (a frozen figure is a few to a few hundred kB)
@@ -92,15 +94,15 @@ def chart(key: str, token: Hashable, build: Callable[[], go.Figure]) -> None:
 
 
 def run_token(job_id: str, run) -> tuple:
-    """What a run's charts depend on: its content (Content, when the run knows it; else the job's id)
-    and how many records of each kind it has."""
-    content = run.content_id()
-    return (job_id if content is None else Content(content), len(run.steps), len(run.epochs),
-            len(run.snapshots), len(run.boundaries), run.status, run.data is not None)
+    """What a run's charts depend on: its content (content_token) and how many records of each kind
+    it has."""
+    return (content_token(job_id, run), len(run.steps), len(run.epochs), len(run.snapshots),
+            len(run.boundaries), run.status, run.data is not None)
 
 
-def content_token(job_id: str, run, steps: int | None = None, lists: tuple[str, ...] | None = None
+def content_token(fallback: Hashable, run, steps: int | None = None, lists: Sequence[str] = LISTS
                   ) -> Hashable:
-    """The run's Content (Run.content_id's `steps` and `lists`); its job's id when it has none."""
-    content = run.content_id(steps) if lists is None else run.content_id(steps, lists)
-    return job_id if content is None else Content(content)
+    """The run's Content (Run.content_id's `steps` and `lists`); `fallback` (a job's id, a saved run's
+    id) when the run has none."""
+    content = run.content_id(steps, lists)
+    return fallback if content is None else Content(content)

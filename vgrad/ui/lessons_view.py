@@ -96,7 +96,7 @@ def chain_rule(client: BackendClient | None) -> None:
 
 def _follow(client: BackendClient | None, group: RunGroup, body) -> None:
     """body(job) in a fragment that polls the group's job while it trains."""
-    every = 0.5 if client is not None and any(j.needs_poll for j in group.jobs()) else None
+    every = 0.5 if client is not None and group.needs_poll() else None
 
     @turns.fragment(run_every=every)
     def _live() -> None:
@@ -176,7 +176,7 @@ def init_scale(client: BackendClient | None) -> None:
                            key="lesson.init_std", disabled=init != "random_normal")
     config = init_config(act, init, depth, std)
     _ensure(client, INIT, f"{act}, {init}", config, "vgrad.lesson.init.cfg")
-    every = 0.5 if client is not None and any(j.needs_poll for j in INIT.jobs()) else None
+    every = 0.5 if client is not None and INIT.needs_poll() else None
 
     @turns.fragment(run_every=every)
     def _live() -> None:

@@ -40,6 +40,10 @@ class RunGroup:
     def active(self) -> bool:
         return any(j.active for j in self.jobs())
 
+    def needs_poll(self) -> bool:
+        """A job of the group is running or has records still to read."""
+        return any(j.needs_poll for j in self.jobs())
+
     def stop(self, client: BackendClient | None) -> None:
         """Ask the service to stop every active job of the group."""
         if client is None:

@@ -135,8 +135,7 @@ def show_run(store: RunStore, saved: SavedRun) -> None:
     m4.metric("Val accuracy", num(run.final_metrics()["val_accuracy"]))
     if run.message:
         st.caption(escape_markdown(run.message))
-    content = run.content_id()  # equal saved runs (a class's) share their figures
-    token = (saved.id, saved.created) if content is None else figures.Content(content)
+    token = figures.content_token((saved.id, saved.created), run)  # equal saved runs (a class's) share them
     figures.chart("runs_heat", token, lambda: charts.gradient_heatmap(run.steps, run.layers))
     figures.chart("runs_curves", token, lambda: charts.loss_accuracy(run.epochs, run.steps))
     with st.expander("Configuration"):
