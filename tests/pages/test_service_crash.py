@@ -62,4 +62,5 @@ def test_a_killed_service_restarts_and_the_page_says_the_run_was_lost(child_mode
     assert not at.exception, at.exception
     again = at.session_state["vgrad.job"]
     assert again.job_id != job_id and again.active
+    assert not at.button(key="ctl_stop").disabled, messages(at)
     at.button(key="ctl_stop").click().run()

@@ -22,8 +22,8 @@ webserver.install()  # a page for links too long under a plain `streamlit run ap
 _FIRST_SEEN = "vgrad.backend_wait_since"
 _WAS_READY = "vgrad.backend_was_ready"
 _READY_AT = "vgrad.backend_ready_at"
-# A health check this recent is trusted (saves a round trip to a busy service on every rerun);
-# a service that dies is noticed by the next poll anyway.
+# A health check (or any answer) this recent is trusted (saves a round trip to a busy service on every
+# rerun); a service that dies is noticed by the next poll anyway.
 READY_TRUST_SECONDS = 3.0
 BUSY_TIMEOUT = 4.0
 
@@ -39,7 +39,20 @@ class _PageClient(BackendClient):
 
     def _call(self, method: str, path: str, **kwargs):
         with turns.waiting():
-            return super()._call(method, path, **kwargs)
+            out = super()._call(method, path, **kwargs)
+        if path.startswith(("/jobs", "/sweeps")) and (method == "POST" or path.endswith("/records")):
+            _answered()  # a run was submitted, controlled or read: the service is up and warm
+        return out
+
+
+def _answered() -> None:
+    """An answer from the service is as good as a health check: a page that just submitted a run to a
+    service busy starting it must not grey out Stop because the next health check came late."""
+    try:
+        st.session_state[_READY_AT] = time.monotonic()
+        st.session_state[_WAS_READY] = True
+    except Exception:  # noqa: BLE001 (called outside a page run: nothing to remember)
+        pass
 
 
 def get_client() -> BackendClient:
