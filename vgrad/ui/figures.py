@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io
 import streamlit as st
 
 from vgrad.run import LISTS
@@ -42,9 +43,27 @@ class Frozen(go.Figure):
     def __init__(self, fig: go.Figure):
         super().__init__()
         self._frozen = fig.to_dict()
+        self._json: str | None = None
 
     def to_dict(self) -> dict:  # what st.plotly_chart serialises; never modified by it
         return self._frozen
+
+    def json(self) -> str:
+        """plotly.io.to_json(self, validate=False), made once: st.plotly_chart asks on every rerun."""
+        if self._json is None:
+            self._json = _plotly_to_json(self, validate=False)
+        return self._json
+
+
+def _to_json(fig: Any, *args: Any, **kwargs: Any) -> str:
+    if type(fig) is Frozen and not args and kwargs == {"validate": False}:  # st.plotly_chart's call
+        return fig.json()
+    return _plotly_to_json(fig, *args, **kwargs)
+
+
+_plotly_to_json = getattr(plotly.io.to_json, "_vgrad_original", plotly.io.to_json)
+_to_json._vgrad_original = _plotly_to_json
+plotly.io.to_json = _to_json  # looked up by st.plotly_chart at each call; other figures are untouched
 
 
 def figure(key: str, token: Hashable, build: Callable[[], Any]) -> Any:
