@@ -20,10 +20,11 @@ def _figure() -> go.Figure:
 
 def test_the_frozen_json_is_plotlys_and_is_made_once():
     plain, frozen = _figure(), figures.Frozen(_figure())
-    sent = plotly.io.to_json(frozen, validate=False)
+    sent = plotly.io.to_json(frozen.to_dict(), validate=False)  # st.plotly_chart's call
     assert sent == figures._plotly_to_json(plain, validate=False)
-    assert plotly.io.to_json(frozen, validate=False) is sent  # made once
-    assert plotly.io.to_json(frozen, pretty=True) != sent  # other calls are plotly's own
+    assert plotly.io.to_json(frozen.to_dict(), validate=False) is sent  # made once
+    assert plotly.io.to_json(frozen, validate=False) == sent
+    assert plotly.io.to_json(frozen.to_dict(), pretty=True) != sent  # other calls are plotly's own
     assert plotly.io.to_json(plain) == figures._plotly_to_json(plain)
 
 
@@ -38,11 +39,15 @@ def _page() -> None:
     figures.chart("frozen2", ("t",), _figure)
 
 
-def test_a_page_sends_the_same_spec_for_both():
+def test_a_page_sends_the_same_spec_for_both_and_encodes_a_frozen_one_once(monkeypatch):
+    encoded = []
+    original = figures._plotly_to_json
+    monkeypatch.setattr(figures, "_plotly_to_json", lambda fig, **kw: encoded.append(1) or original(fig, **kw))
     at = AppTest.from_function(_page, default_timeout=30)
     at.run()
     assert not at.exception, at.exception
-    for _ in range(2):  # the second run draws the cached figure
+    for _ in range(3):  # later runs draw the cached figures
         specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
         assert len(specs) == 3 and specs[0] == specs[1] == specs[2]
         at.run()
+    assert len(encoded) == 4 + 2  # the plain figure on each of the 4 runs; each frozen one once

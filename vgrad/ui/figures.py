@@ -36,28 +36,31 @@ class Content(str):
     """A run's content_id in a token: the token then names its figure for any session."""
 
 
+class _FrozenDict(dict):
+    """A frozen figure's dict, with its JSON once made (`json`)."""
+
+    json: str | None = None
+
+
 class Frozen(go.Figure):
-    """A built figure whose dict is made once. st.plotly_chart calls to_dict() on every rerun, and that
-    (a deep copy, numpy arrays encoded again) is most of a chart's cost on a live page."""
+    """A built figure whose dict and JSON are made once. st.plotly_chart calls to_dict() (a deep copy,
+    numpy arrays encoded again) and plotly.io.to_json of that dict on every rerun: most of a chart's
+    cost on a live page."""
 
     def __init__(self, fig: go.Figure):
         super().__init__()
-        self._frozen = fig.to_dict()
-        self._json: str | None = None
+        self._frozen = _FrozenDict(fig.to_dict())
 
     def to_dict(self) -> dict:  # what st.plotly_chart serialises; never modified by it
         return self._frozen
 
-    def json(self) -> str:
-        """plotly.io.to_json(self, validate=False), made once: st.plotly_chart asks on every rerun."""
-        if self._json is None:
-            self._json = _plotly_to_json(self, validate=False)
-        return self._json
-
 
 def _to_json(fig: Any, *args: Any, **kwargs: Any) -> str:
-    if type(fig) is Frozen and not args and kwargs == {"validate": False}:  # st.plotly_chart's call
-        return fig.json()
+    """plotly.io.to_json, but a frozen figure's dict (st.plotly_chart's call) is encoded once."""
+    if type(fig) is _FrozenDict and not args and kwargs == {"validate": False}:
+        if fig.json is None:
+            fig.json = _plotly_to_json(fig, validate=False)
+        return fig.json
     return _plotly_to_json(fig, *args, **kwargs)
 
 
