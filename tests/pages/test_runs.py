@@ -44,6 +44,19 @@ def test_lists_and_opens_a_saved_run(store):
     assert at.query_params["run"] in (str(rid), [str(rid)])
 
 
+def test_a_shown_run_is_read_once_per_session_and_again_when_another_is_picked(store, monkeypatch):
+    first, second = store.save(make_run(seed=1), "first"), store.save(make_run(seed=2), "second")
+    reads = []
+    load = RunStore.load
+    monkeypatch.setattr(RunStore, "load", lambda self, run_id: reads.append(run_id) or load(self, run_id))
+    at = _run_page()
+    at.run()
+    at.run()
+    assert reads == [second]  # the newest, read once over three runs of the page
+    at.selectbox(key="open_run").set_value(first).run()
+    assert reads == [second, first] and at.subheader[0].value.startswith(f"#{first}")
+
+
 def test_hostile_name_is_shown_escaped(store):
     rid = store.save(make_run(), HOSTILE)
     at = _run_page()

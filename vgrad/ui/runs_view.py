@@ -114,9 +114,15 @@ def open_tab(store: RunStore, saved: list[SavedRun]) -> None:
     show_run(store, by_id[run_id])
 
 
+def loaded(store: RunStore, saved: SavedRun) -> Run:
+    """The saved run, read once while the session keeps showing it (a saved run's body never changes;
+    reading and validating it again was a tenth of a Runs page run)."""
+    return figures.cached("runs.loaded", (str(store.path), saved.id, saved.created), lambda: store.load(saved.id))
+
+
 def show_run(store: RunStore, saved: SavedRun) -> None:
     try:
-        run = store.load(saved.id)
+        run = loaded(store, saved)
     except StoreError as exc:
         st.error(escape_markdown(str(exc)))
         return
