@@ -36,3 +36,11 @@ def rerun_until(at: AppTest, done, timeout: float, what: str) -> None:
             return
         time.sleep(0.3)
     pytest.fail(f"timed out waiting for {what}; the page said {messages(at)}")
+
+
+def unfold(at: AppTest, *groups: str) -> AppTest:
+    """Unfold these groups of the experiment sidebar (a folded group's fields are not drawn), as a click
+    on their headers does, and rerun."""
+    for group in groups:
+        at.session_state[f"cfg.open.{group}"] = True
+    return at.run()

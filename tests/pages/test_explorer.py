@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.pages.apptest import unfold
 from vgrad.presets import PRESETS
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "explorer.py")
@@ -50,11 +51,19 @@ def _drawn(at) -> set[str]:
 
 def test_the_sidebar_draws_the_fields_that_apply(backend):
     from vgrad.config import FIELDS
-    from vgrad.ui.config_form import CSV_FIELDS, applies
+    from vgrad.ui.config_form import CSV_FIELDS, applies, display_group
 
     at = explorer()
     values = {name: at.session_state[f"cfg.{name}"] for name in FIELDS}
-    assert _drawn(at) == {n for n in FIELDS if applies(n, values) and n not in CSV_FIELDS}
+    applying = {n for n in FIELDS if applies(n, values) and n not in CSV_FIELDS}
+    folded = {n for n in applying if display_group(n) in ("Data", "Remedies")}  # folded at first: not drawn
+    assert folded and _drawn(at) == applying - folded
+    unfold(at, "Data", "Remedies")
+    assert _drawn(at) == applying
+    at.session_state["cfg.open.Remedies"] = False  # folded again
+    at.run()
+    assert _drawn(at) == applying - {n for n in applying if display_group(n) == "Remedies"}
+    assert at.session_state["cfg.dropout"] == values["dropout"]  # a folded field keeps its value
     assert "hidden_layers" in _drawn(at) and "seq_len" not in _drawn(at) and "leaky_alpha" not in _drawn(at)
     at.selectbox(key="cfg.activation").set_value("leaky_relu").run()
     assert "leaky_alpha" in _drawn(at)
@@ -119,6 +128,7 @@ def test_changing_controls_changes_config_and_url(backend):
     at.number_input(key="cfg.hidden_layers").set_value(12).run()
     assert dict(at.query_params) == {"activation": "relu", "hidden_layers": "12"}
     at.sidebar.selectbox(key="cfg.__preset__").set_value("remedy-residual").run()
+    unfold(at, "Remedies")
     assert at.number_input(key="cfg.residual_every").value == 2
     assert dict(at.query_params) == {"preset": "remedy-residual"}
     at.number_input(key="cfg.epochs").set_value(5).run()
@@ -128,7 +138,7 @@ def test_changing_controls_changes_config_and_url(backend):
 
 
 def test_invalid_combination_is_explained_inline(backend):
-    at = explorer()
+    at = unfold(explorer(), "Remedies")
     at.number_input(key="cfg.clipvalue").set_value(1.0).run()
     at.number_input(key="cfg.clipnorm").set_value(1.0).run()
     assert not at.exception
@@ -140,7 +150,7 @@ def test_invalid_combination_is_explained_inline(backend):
 
 
 def test_a_data_set_sets_the_fields_it_fixes(backend):
-    at = explorer()
+    at = unfold(explorer(), "Data")
     at.selectbox(key="cfg.dataset").set_value("digits").run()
     assert not at.exception
     assert at.number_input(key="cfg.n_features").value == 64 and at.number_input(key="cfg.n_features").disabled
@@ -224,4 +234,15 @@ def test_backend_down_shows_a_message(monkeypatch):
     at = explorer()
     assert not at.exception
     assert any("training service" in i.value for i in at.info), [i.value for i in at.info]
+    assert at.button(key="ctl_train").disabled
+
+
+def test_a_folded_group_unfolds_when_its_field_is_wrong(backend):
+    at = explorer()
+    at.session_state["cfg.clipvalue"] = 1.0  # both under Remedies, folded: as a preset or a callback sets them
+    at.session_state["cfg.clipnorm"] = 1.0
+    at.run()
+    assert not at.exception
+    assert {"clipvalue", "clipnorm"} <= _drawn(at)
+    assert any("only one of" in e.value for e in at.sidebar.error)
     assert at.button(key="ctl_train").disabled

@@ -175,13 +175,16 @@ def config_sidebar(start: links.RunLink, client=None) -> FormResult:
         sb.error(f"This combination cannot train: see **{error.field}** under **{bad_group}**.")
     fixed = data_view.fixed_fields(values["dataset"])
     csv = values["dataset"] == data_view.CSV
+    was_csv, st.session_state[_WAS_CSV] = st.session_state.get(_WAS_CSV, False), csv
     for group in GROUPS:
         shown = [n for n in FIELDS if display_group(n) == group and (applies(n, values) or
                                                                      (error is not None and error.field == n))]
         if not shown:
             continue
-        open_ = group in ("Architecture", "Training", "Recurrent", bad_group) or (csv and group == "Data")
-        with sb.expander(group, expanded=open_):
+        box = _group(sb, group, forced=group == bad_group or (csv and group == "Data" and not was_csv))
+        if box is None:
+            continue
+        with box:
             for name in shown:
                 if name in CSV_FIELDS:
                     if name == CSV_FIELDS[0] and csv:
@@ -195,6 +198,23 @@ def config_sidebar(start: links.RunLink, client=None) -> FormResult:
     if config is not None:
         st.session_state[STORE] = (config, preset)
     return FormResult(config, preset, error, limit)
+
+
+OPEN_KEY = "cfg.open."  # + group: whether the group is unfolded (st.session_state; only then it is drawn)
+OPEN_AT_FIRST = ("Architecture", "Recurrent", "Training")
+_WAS_CSV = "cfg.open.was_csv"
+
+
+def _group(sb, group: str, forced: bool = False):
+    """One group's expander in the sidebar when it is unfolded, else None: a folded group's widgets are
+    not drawn (its fields keep their values). Every widget costs its share of every page run of every
+    student, and the Data and Remedies groups start folded. `forced` unfolds it (the field with an
+    error is there, or a table is to be uploaded)."""
+    key = OPEN_KEY + group
+    if forced or key not in st.session_state:
+        st.session_state[key] = forced or group in OPEN_AT_FIRST
+    box = sb.expander(group, key=key, on_change="rerun")
+    return box if box.open else None
 
 
 def cost_line(where, config: RunConfig | None, client) -> str:
