@@ -24,9 +24,10 @@ TOKEN = os.environ.setdefault("VGRAD_SERVICE_TOKEN", "test-" + secrets.token_url
 
 class ServiceProcess:
     """`python -m vgrad.service --port P` with extra environment variables; `.url`, `.pid`, `.token`,
-    `.client()`, `.stop()`. The port may be given (a restart on the same address)."""
+    `.client()`, `.stop()`. The port may be given (a restart on the same address); `cpus` pins it to
+    those CPUs (its default VGRAD_WORKERS counts them)."""
 
-    def __init__(self, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(self, env: dict[str, str] | None = None, port: int | None = None, cpus: set[int] | None = None):
         from vgrad.service.launcher import free_port
 
         self.port = port or free_port()
@@ -34,8 +35,10 @@ class ServiceProcess:
         child_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **(env or {})}
         self.token = child_env["VGRAD_SERVICE_TOKEN"]
         self.log = tempfile.TemporaryFile(mode="w+")  # TensorFlow's start-up chatter goes here
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None  # the CPUs it may use (and counts)
         self.proc = subprocess.Popen([sys.executable, "-m", "vgrad.service", "--port", str(self.port)],
-                                     cwd=str(ROOT), env=child_env, stdout=self.log, stderr=subprocess.STDOUT)
+                                     cwd=str(ROOT), env=child_env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=pin)
         self.pid = self.proc.pid
 
     def wait_ready(self, timeout: float = 180.0) -> ServiceProcess:

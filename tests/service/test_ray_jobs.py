@@ -66,6 +66,21 @@ def test_health_says_trainings_run_on_the_ray_cluster(service, head):
                              "nodes": 1, "error": None}
 
 
+def test_without_vgrad_workers_the_service_trains_a_job_per_cluster_cpu(head):
+    # pinned to one CPU, the service alone would train one job at a time; the cluster has two
+    svc = ServiceProcess({"VGRAD_EXECUTOR": "ray", "VGRAD_RAY_ADDRESS": head.address, "VGRAD_WARM": "0"},
+                         cpus={0}).wait_ready()
+    try:
+        wait_for(lambda: requests.get(svc.url + "/health", timeout=5).json()["ray"]["connected"], 90,
+                 what="the service to connect to the Ray cluster")
+        wait_for(lambda: requests.get(svc.url + "/health", timeout=5).json()["workers"] == 2, 30,
+                 what="two workers, one per CPU of the cluster")
+    finally:
+        svc.stop()
+    svc.log.seek(0)
+    assert "(2 CPUs on 1 nodes); 2 jobs at once" in svc.log.read()
+
+
 def test_records_stream_back_while_it_trains_and_equal_a_local_run(client, service, head):
     jid = client.submit(RunConfig(**STREAMED), "ray-stream")["id"]
     records, workers = [], set()

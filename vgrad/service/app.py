@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None, train: Callable | None = None) 
         settings = replace(settings, token=new_token())
     executor = None if train is not None else executor_from_settings(settings)  # VGRAD_EXECUTOR=ray: a cluster
     manager = JobManager(settings, train=train, executor=executor)
+    if executor is not None and not settings.workers_given:
+        executor.on_cpus = manager.grow_workers  # a job per CPU of the cluster trains at once
     sweep_manager = sweeps.SweepManager(manager)
 
     @asynccontextmanager

@@ -46,6 +46,8 @@ from vgrad.service.settings import Settings
 # Keras' global state grows a little with every model built; it is cleared when the pool is idle
 # and at least this many jobs finished since the last clear.
 CLEAR_EVERY = 20
+# At most this many worker threads, however many CPUs a Ray cluster has (grow_workers).
+MAX_WORKERS = 256
 # Records beyond VGRAD_MAX_STORED are freed oldest first, but not those of a job read this recently:
 # a client still paging through a large run that just ended would lose its tail.
 FREE_GRACE_SECONDS = 10.0
@@ -126,6 +128,9 @@ class JobManager:
                  executor: Any = None):
         self.settings = settings
         self.limits = settings.limits
+        self.workers = settings.workers  # worker threads (grow_workers adds more)
+        self._worker_threads = 0  # started so far
+        self._started = False
         self._train = train
         self._run_task = run_task  # runs submit_task's items (default vgrad.train.sweep_cells.run_task)
         # Runs the work elsewhere when usable (vgrad.service.ray_jobs.RayJobs); else these worker threads do.
@@ -154,12 +159,35 @@ class JobManager:
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
         """Start the warm-up, the workers and the reaper (all daemon threads)."""
-        targets = [("vgrad-warm", self._warm), ("vgrad-reaper", self._reap)]
-        targets += [(f"vgrad-worker-{i + 1}", self._work) for i in range(self.settings.workers)]
-        for name, target in targets:
+        for name, target in [("vgrad-warm", self._warm), ("vgrad-reaper", self._reap)]:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
+        with self._cv:
+            self._started = True
+            self._start_workers()
+
+    def _start_workers(self) -> None:
+        """Start worker threads up to self.workers (under the lock)."""
+        while self._worker_threads < self.workers:
+            self._worker_threads += 1
+            t = threading.Thread(target=self._work, name=f"vgrad-worker-{self._worker_threads}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def grow_workers(self, wanted: int) -> int:
+        """At least `wanted` worker threads (at most MAX_WORKERS; never fewer than now): how many there are.
+        With a Ray cluster each running job holds a thread while its task trains there, so the service
+        sizes them to the cluster's CPUs as it sees them (RayJobs.on_cpus)."""
+        with self._cv:
+            wanted = min(int(wanted), MAX_WORKERS)
+            if self._closing or wanted <= self.workers:
+                return self.workers
+            self.workers = wanted
+            if self._started:
+                self._start_workers()
+            self._cv.notify_all()
+            return wanted
 
     def close(self) -> None:
         """Stop every job and let the workers end."""

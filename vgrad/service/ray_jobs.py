@@ -161,6 +161,9 @@ class RayJobs:
         self._control: Any = None
         self._train_job: Any = None
         self._gcs = ""
+        # Called with the cluster's CPUs after connecting and on every refresh (the service grows its
+        # worker threads to match: JobManager.grow_workers); None: nothing is told.
+        self.on_cpus: Callable[[int], Any] | None = None
 
     # --- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
@@ -202,8 +205,10 @@ class RayJobs:
             self._gcs = ray.get_runtime_context().gcs_address
             self._look()
             self.connected = True
+            workers = self._tell_cpus()
             print(f"vgrad: trainings run on the Ray cluster at {self.address} ({self.cpus or 0:g} CPUs on "
-                  f"{self.nodes or 0} nodes)", file=sys.stderr, flush=True)
+                  f"{self.nodes or 0} nodes)" + (f"; {workers} jobs at once" if workers else ""),
+                  file=sys.stderr, flush=True)
         except Exception as exc:  # noqa: BLE001 - any failure: one line, and the service trains locally
             text = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {str(exc)[:200]}"
             if not text.startswith(("cannot reach", "cannot connect")) and "ray package" not in text:
@@ -232,6 +237,15 @@ class RayJobs:
         while not self._closing:
             time.sleep(MONITOR_SECONDS)
             self._look()
+            self._tell_cpus()
+
+    def _tell_cpus(self) -> Any:
+        if self.on_cpus is None or not self.reachable or not self.cpus:
+            return None
+        try:
+            return self.on_cpus(int(self.cpus))
+        except Exception:  # noqa: BLE001 - sizing is best effort; the jobs go on
+            return None
 
     # --- work --------------------------------------------------------------------
     def run(self, job: Any, on_record: Callable[[Record], None], should_stop: Callable[[], bool],

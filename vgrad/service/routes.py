@@ -92,7 +92,7 @@ async def health(request: Request) -> dict:
     return {"ok": True, "ready": manager.ready.is_set() and not manager.warm_error,
             "tensorflow": manager.tensorflow or None, "error": manager.warm_error or None,
             "jobs": counts["running"] + counts["queued"], "running": counts["running"],
-            "queued": counts["queued"], "precompiling": manager.precompiling, "workers": manager.settings.workers,
+            "queued": counts["queued"], "precompiling": manager.precompiling, "workers": manager.workers,
             "threads": process_threads(), "pid": os.getpid(), "instance": manager.instance,
             "authenticated": bool(request.scope.get("state", {}).get("authenticated")),
             "limits": manager.limits.to_dict(),

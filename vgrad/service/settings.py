@@ -44,6 +44,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     workers: int = field(default_factory=cpu_count)
+    workers_given: bool = False  # VGRAD_WORKERS set: never resized (else on Ray: the cluster's CPUs)
     abandon_seconds: float = 60.0
     retention_seconds: float = 600.0
     keep_finished: int = 200
@@ -73,6 +74,7 @@ class Settings:
             values["port"] = env_int("VGRAD_BACKEND_PORT", get("VGRAD_BACKEND_PORT"), low=1)
         if get("VGRAD_WORKERS"):
             values["workers"] = env_int("VGRAD_WORKERS", get("VGRAD_WORKERS"), low=1)
+            values["workers_given"] = True
         for name, var in (("abandon_seconds", "VGRAD_ABANDON_SECONDS"),
                           ("retention_seconds", "VGRAD_RETENTION_SECONDS"), ("pause_seconds", "VGRAD_PAUSE_SECONDS")):
             if get(var):

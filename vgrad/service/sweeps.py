@@ -156,7 +156,7 @@ class SweepManager:
             sweep = Sweep(id=f"{self.jobs.instance}-s{self._seq}-{secrets.token_hex(4)}", client=client,
                           remote=remote, label=label, spec=spec, tasks={}, costs={})
             self._sweeps[sweep.id] = sweep
-        tasks = service_plan(spec, self.settings.workers)
+        tasks = service_plan(spec, self.jobs.workers)
         owner = f"{client}/sweep"  # the session's sweep is a queue of its own in the round-robin
         try:
             with sweep.lock:  # a task that ends at once waits for the others to be counted
