@@ -19,7 +19,9 @@ once, from scratch. A stopped job whose worker no longer answers is killed after
 Nothing blocks for ever: every wait has a timeout and re-checks the job.
 
 When the cluster cannot be reached at start, the service logs one line and trains in its own worker
-threads instead (`usable()` is False; /health shows `executor: local` and the reason). Sweep work
+threads instead (`usable()` is False; /health shows `executor: local` and the reason). When it stops
+answering later, the same: new jobs train here, a job whose stream went silent ends `failed` after
+LOST_SECONDS, and the service process outlives the cluster (Ray would end a driver after a minute). Sweep work
 items go through vgrad.executors.RayExecutor on the same connection (Ray's task retries for lost
 workers).
 
@@ -29,6 +31,7 @@ Ray is imported only when the executor starts; TensorFlow never (the Ray workers
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -48,6 +51,13 @@ KEEPALIVE_SECONDS = 1.0
 MONITOR_SECONDS = 5.0
 # How long the first connection (ray.init and the control actor's start) may take.
 CONNECT_SECONDS = 60.0
+# A running job whose cluster has not answered for this long ends `failed` (its records cannot come).
+LOST_SECONDS = 10.0
+LOST_TEXT = ("the Ray cluster at {address} stopped answering; new trainings run in this service until it "
+             "answers again (after a new head, restart the service)")
+# Ray ends a driver process whose cluster head has not answered for a minute; the service is a driver
+# and must outlive its cluster (its other sessions, its local jobs), so it asks for this long instead.
+DRIVER_PATIENCE_SECONDS = 1_000_000_000
 
 
 class JobControl:
@@ -99,6 +109,7 @@ class _Link:
         self.control, self.job = control, job
         self.version, self.granted, self.last = 0, 0, None
         self.closed = False
+        self.lost = False  # the cluster stopped answering: nothing more is sent
         with job.cond:
             self.state = self._take()
         control.set.remote(job.id, self.state)
@@ -137,6 +148,8 @@ class _Link:
         with self.job.cond:
             self.job.cond.notify_all()
         self.thread.join(5)
+        if self.lost:
+            return
         try:
             self.control.forget.remote(self.job.id)
         except Exception:  # noqa: BLE001
@@ -157,6 +170,7 @@ class RayJobs:
         self.cpus: float | None = None
         self.nodes: int | None = None
         self._attempted = threading.Event()
+        self._unreachable_since: float | None = None  # the monitor's first miss since the cluster answered
         self._closing = False
         self._control: Any = None
         self._train_job: Any = None
@@ -171,18 +185,26 @@ class RayJobs:
         threading.Thread(target=self._connect, name="vgrad-ray-connect", daemon=True).start()
 
     def usable(self, timeout: float = CONNECT_SECONDS + 10) -> bool:
-        """True when jobs run on the cluster; waits for the connection attempt made at start."""
+        """True when jobs run on the cluster (connected, and it answered at the last look); waits for the
+        connection attempt made at start."""
         self._attempted.wait(timeout)
-        return self.connected
+        return self.connected and self.reachable is not False
+
+    def lost_for(self) -> float:
+        """Seconds since the cluster stopped answering (0 while it answers)."""
+        since = self._unreachable_since
+        return 0.0 if since is None else time.monotonic() - since
 
     def close(self) -> None:
         self._closing = True
 
     def health(self) -> dict:
         """What /health shows: the executor in use and the cluster as last seen (lock-free)."""
-        return {"executor": "ray" if self.connected or not self._attempted.is_set() else "local",
+        on_ray = (self.connected and self.reachable is not False) or not self._attempted.is_set()
+        error = self.error or (LOST_TEXT.format(address=self.address) if self.connected and not on_ray else "")
+        return {"executor": "ray" if on_ray else "local",
                 "ray": {"address": self.address, "connected": self.connected, "reachable": self.reachable,
-                        "cpus": self.cpus, "nodes": self.nodes, "error": self.error or None}}
+                        "cpus": self.cpus, "nodes": self.nodes, "error": error or None}}
 
     def _connect(self) -> None:
         try:
@@ -191,6 +213,7 @@ class RayJobs:
             except ImportError:
                 raise RuntimeError("the ray package is not installed (pip install -r requirements.txt)") from None
             _reachable(self.address)  # ray.init would retry an unreachable address for minutes
+            os.environ["RAY_gcs_rpc_server_reconnect_timeout_s"] = str(DRIVER_PATIENCE_SECONDS)
             try:
                 ray.init(address=self.address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -227,11 +250,18 @@ class RayJobs:
 
         try:
             _reachable(self._gcs or self.address, timeout=2.0)
+        except Exception:  # noqa: BLE001 - shown in /health; new jobs train here meanwhile
+            if self.reachable is not False:
+                print(f"vgrad: {LOST_TEXT.format(address=self.address)}", file=sys.stderr, flush=True)
+                self._unreachable_since = time.monotonic()
+            self.reachable = False
+            return
+        try:
             self.cpus = float(ray.cluster_resources().get("CPU", 0.0))
             self.nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-            self.reachable = True
-        except Exception:  # noqa: BLE001 - shown in /health; running jobs report their own failure
-            self.reachable = False
+        except Exception:  # noqa: BLE001 - the counts stay as last seen
+            pass
+        self.reachable, self._unreachable_since = True, None
 
     def _monitor(self) -> None:
         while not self._closing:
@@ -286,6 +316,12 @@ class RayJobs:
         while True:
             ready, _ = ray.wait([stream], timeout=POLL_SECONDS)
             if not ready:
+                if self.lost_for() > LOST_SECONDS:
+                    link.lost = True
+                    on_record(StatusRecord(status=Status.FAILED, step=job.step - 1, message=(
+                        f"the Ray cluster at {self.address} stopped answering after {job.step} steps; train "
+                        "it again (it trains in this service until the cluster answers)")))
+                    return
                 if job.stop_requested:
                     stopped_at = stopped_at or time.monotonic()
                     if time.monotonic() - stopped_at > STOP_GRACE_SECONDS:
