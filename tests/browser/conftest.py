@@ -23,13 +23,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(backend_url, tmp_path_factory):
+def data_dir(tmp_path_factory) -> Path:
+    """The saved runs and classes folder of the module's Streamlit server."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def app_url(backend_url, data_dir):
     """A fresh Streamlit server (per test module) using the session's training service, its saved runs
-    and classes in a temporary folder."""
+    and classes in a temporary folder (data_dir)."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.skip("chromium is not installed (make chromium)")
     port = _free_port()
-    env = dict(os.environ, VGRAD_BACKEND_URL=backend_url, VGRAD_DATA_DIR=str(tmp_path_factory.mktemp("data")))
+    env = dict(os.environ, VGRAD_BACKEND_URL=backend_url, VGRAD_DATA_DIR=str(data_dir))
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
            "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -115,3 +115,25 @@ def test_lessons_page(app_url, browser):
     time.sleep(1.5)
     shot(page, "lessons", full_page=True)
     page.close()
+
+
+def test_the_runs_page_downloads_what_it_saved(app_url, browser, data_dir):
+    import json
+
+    from tests.run_factory import make_run
+    from vgrad.store import RunStore
+
+    store = RunStore(data_dir)
+    rid = store.save(make_run(), "to download")
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(app_url + f"/runs?run={rid}")
+    button = _main(page).get_by_role("button", name="JSON (re-importable)")
+    button.wait_for(timeout=30_000)
+    with page.expect_download(timeout=30_000) as got:  # the file is made on the click
+        button.click()
+    assert json.loads(open(got.value.path(), encoding="utf-8").read()) == json.loads(store.export_json(rid))
+    with page.expect_download(timeout=30_000) as got:
+        _main(page).get_by_role("button", name="Summary of all runs (CSV)").click()
+    assert "to download" in open(got.value.path(), encoding="utf-8").read()
+    assert page.locator(EXCEPTION).count() == 0
+    page.close()

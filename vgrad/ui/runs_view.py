@@ -88,14 +88,14 @@ def runs_list(store: RunStore) -> list[SavedRun]:
         st.info("No saved runs yet. Train a run on the Explorer page and save it, or import a run JSON above.")
         return []
     st.dataframe(runs_table(saved), hide_index=True)
-    st.download_button("Summary of all runs (CSV)", store.summary_csv(), "vgrad-runs.csv", "text/csv")
+    st.download_button("Summary of all runs (CSV)", store.summary_csv, "vgrad-runs.csv", "text/csv")  # made on click
     return saved
 
 
 def exports(label: str, store: RunStore, run_id: int, run: Run) -> None:
     stem = safe_dirname(label)
     c1, c2, c3 = st.columns(3)
-    c1.download_button("JSON (re-importable)", store.export_json(run_id), f"{stem}.json", "application/json",
+    c1.download_button("JSON (re-importable)", lambda: store.export_json(run_id), f"{stem}.json", "application/json",
                        key=f"dl_json_{run_id}")
     c2.download_button("CSV (step × layer)", lambda: run.steps_frame().to_csv(index=False), f"{stem}.csv",
                        "text/csv", key=f"dl_csv_{run_id}")
