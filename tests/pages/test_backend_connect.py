@@ -59,3 +59,39 @@ def test_a_health_answer_alone_does_not_count(monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert at.session_state["connected"] is False
+
+
+def test_a_request_that_finds_the_service_gone_makes_the_page_ask_again(monkeypatch):
+    client = backend._PageClient("http://127.0.0.1:9", token="t")
+    monkeypatch.setattr(backend, "get_client", lambda: client)
+    state = {"health": "ready", "up": True}
+    monkeypatch.setattr(backend, "backend_status", lambda *a, **k: state["health"])
+
+    def call(self, method, path, **kw):
+        if not state["up"]:
+            raise backend.BackendError("the training service is not reachable", None)
+        return {"id": "j1"}
+
+    monkeypatch.setattr(BackendClient, "_call", call)
+
+    def page() -> None:
+        import streamlit as st
+
+        from vgrad.ui import backend
+
+        if st.session_state.get("poll"):
+            try:
+                backend.get_client().records("j1")
+            except backend.BackendError:
+                pass
+        st.session_state["connected"] = backend.connect(show=True) is not None
+
+    at = AppTest.from_function(page, default_timeout=30)
+    at.run()
+    assert at.session_state["connected"] is True  # ready, and trusted for a few seconds
+    state.update(health="starting", up=False)  # killed; its replacement loads TensorFlow
+    at.session_state["poll"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["connected"] is False  # asked again at once, not trusted
+    assert any("TensorFlow is loading again" in m.value for m in at.info)

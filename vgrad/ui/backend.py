@@ -38,19 +38,28 @@ class _PageClient(BackendClient):
     run (vgrad.ui.turns)."""
 
     def _call(self, method: str, path: str, **kwargs):
-        with turns.waiting():
-            out = super()._call(method, path, **kwargs)
+        try:
+            with turns.waiting():
+                out = super()._call(method, path, **kwargs)
+        except BackendError as exc:
+            if exc.status is None or exc.reason == "restarted":
+                _answered(False)  # gone or restarted: the next connect() asks its health again
+            raise
         if path.startswith(("/jobs", "/sweeps")) and (method == "POST" or path.endswith("/records")):
             _answered()  # a run was submitted, controlled or read: the service is up and warm
         return out
 
 
-def _answered() -> None:
+def _answered(ready: bool = True) -> None:
     """An answer from the service is as good as a health check: a page that just submitted a run to a
-    service busy starting it must not grey out Stop because the next health check came late."""
+    service busy starting it must not grey out Stop because the next health check came late. A request
+    that found it gone (or restarted) makes the next check ask again."""
     try:
-        st.session_state[_READY_AT] = time.monotonic()
-        st.session_state[_WAS_READY] = True
+        if ready:
+            st.session_state[_READY_AT] = time.monotonic()
+            st.session_state[_WAS_READY] = True
+        else:
+            st.session_state.pop(_READY_AT, None)
     except Exception:  # noqa: BLE001 (called outside a page run: nothing to remember)
         pass
 
