@@ -84,3 +84,15 @@ def backend_service():
 def backend_url(backend_service) -> str:
     """Base URL of a real, warm training service on localhost."""
     return backend_service.url
+
+
+@pytest.fixture(autouse=True)
+def _main_module_kept():
+    """Streamlit's script runner (AppTest too) installs each script it runs as sys.modules["__main__"];
+    a process pool started later (spawn) would run that script again in every worker, and a function
+    script (AppTest.from_function) cannot run there at all: each worker dies and the pool waits for
+    ever. Every test gets the __main__ it started with back."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
