@@ -2,7 +2,8 @@
 (`ray start --head` on a free port, stopped by process id), records streamed back as they are made.
 Covered: the same records as a local training of the same seed; pause, step, resume and stop; a worker
 killed (SIGKILL) while training or paused, and one frozen (SIGSTOP) when its job is stopped; a sweep's
-cells; an unreachable cluster at start (local training, /health says why).
+cells; an unreachable cluster at start (local training, /health says why); a job per cluster CPU; and,
+last, the head stopped under a running job (the service goes on).
 
 Skipped only when ray cannot be imported (CI installs requirements.txt, so it runs there).
 """
@@ -42,8 +43,10 @@ def head():
 
 @pytest.fixture(scope="module")
 def service(head):
+    # Ray ends a driver whose head has not answered for RAY_gcs_rpc_server_reconnect_timeout_s; 3 s here
+    # shows that the service asks for longer (the last test stops the head)
     svc = ServiceProcess({"VGRAD_EXECUTOR": "ray", "VGRAD_RAY_ADDRESS": head.address, "VGRAD_WORKERS": "2",
-                          "VGRAD_WARM": "0"}).wait_ready()
+                          "VGRAD_WARM": "0", "RAY_gcs_rpc_server_reconnect_timeout_s": "3"}).wait_ready()
     wait_for(lambda: requests.get(svc.url + "/health", timeout=5).json()["ray"]["reachable"] is not None, 90,
              what="the service to connect to the Ray cluster")
     yield svc
@@ -273,3 +276,36 @@ def test_stop_before_the_first_record_and_a_quick_run(client):
     t0 = time.monotonic()
     done = read_all(client, client.submit(RunConfig(epochs=1, hidden_layers=2, n_samples=100), "ray-early")["id"])
     assert _steps(done) == [0, 1, 2] and done[-1].status == "finished" and time.monotonic() - t0 < 30
+
+
+# --- keep this test last: it stops the module's head ------------------------------------------------
+
+def test_a_lost_head_fails_its_running_job_and_the_service_trains_here(client, service, head):
+    """The service outlives its cluster: the job training there ends `failed` with a sentence, /health
+    says trainings run in the service now and why, one submitted as the head went ends too (never
+    hangs), a new one trains in the service, and the service is up well past Ray's 3 s."""
+
+    def health() -> dict:
+        return requests.get(service.url + "/health", timeout=5).json()
+
+    jid = client.submit(RunConfig(**LONGEST), "lost")["id"]
+    wait_for(lambda: client.job(jid)["step"] > 10, 90, what="the job to stream steps from the cluster")
+    head.stop()
+    lost_at = time.monotonic()
+    racing = client.submit(RunConfig(epochs=1, hidden_layers=2, n_samples=100), "lost-race")["id"]
+
+    last = read_all(client, jid, timeout=60)[-1]
+    assert last.status == "failed" and "train it again" in last.message, last
+    end = read_all(client, racing, timeout=90)[-1]
+    assert end.status == "finished" or (end.status == "failed" and "train it again" in end.message), end
+    wait_for(lambda: health()["executor"] == "local", 30, what="/health to say the cluster is gone")
+    now = health()
+    assert now["ray"]["reachable"] is False
+    assert "stopped answering; new trainings run in this service" in now["ray"]["error"]
+
+    tiny = client.submit(RunConfig(epochs=1, hidden_layers=2, n_samples=100), "lost")["id"]
+    assert read_all(client, tiny, timeout=120)[-1].status == "finished"  # trained here
+    time.sleep(max(0.0, 10 - (time.monotonic() - lost_at)))  # well past Ray's 3 s
+    assert service.proc.poll() is None and health()["ok"] is True
+    service.log.seek(0)
+    assert "stopped answering" in service.log.read()
