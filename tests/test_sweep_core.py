@@ -180,8 +180,10 @@ def _vgrad(*args):
                           cwd=str(ROOT), env=_env())
 
 
+# Three architectures (one stacked task each), so the interrupt lands between tasks, not after the last.
 SWEEP = ["sweep", "--set", "activation=tanh", "--set", "hidden_layers=3", "--axis", "init_gain=0.5:2:3",
-         "--axis", "units=4,6", "--seeds", "2", "--steps", "120", "--workers", "1"]
+         "--axis", "units=4,6,8", "--seeds", "2", "--steps", "120", "--workers", "1"]
+CELLS = 9
 
 
 def test_cli_resumes_an_interrupted_sweep_from_its_csv(tmp_path):
@@ -197,16 +199,16 @@ def test_cli_resumes_an_interrupted_sweep_from_its_csv(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err, err
     first = read_csv(out)
-    assert 1 <= len(first) < 6
+    assert 1 <= len(first) < CELLS
     again = _vgrad(*SWEEP, "--out", str(out), "--json", str(tmp_path / "s.json"))
     assert again.returncode == 0, again.stderr
-    assert f"resuming {out}: {len(first)} of 6 cells done" in again.stderr
+    assert f"resuming {out}: {len(first)} of {CELLS} cells done" in again.stderr
     cells = read_csv(out)
-    assert sorted(c.cell for c in cells) == list(range(6)) and all(len(c.measures) == 2 for c in cells)
+    assert sorted(c.cell for c in cells) == list(range(CELLS)) and all(len(c.measures) == 2 for c in cells)
     by_cell = {c.cell: c.measures for c in cells}
     assert all(by_cell[c.cell] == c.measures for c in first)  # the cells done before are kept, not redone
     doc = json.loads((tmp_path / "s.json").read_text())
-    assert doc["complete"] and doc["resumed"] == len(first) and len(doc["cells"]) == 6
+    assert doc["complete"] and doc["resumed"] == len(first) and len(doc["cells"]) == CELLS
     assert set(doc["cells"][0]["summary"]) >= {"ratio_start", "ratio_end", "loss", "accuracy", "diverged"}
     assert "ratio@0" in again.stdout and f"wrote {out}" in again.stdout
     assert "sweep [" not in again.stderr  # no progress bar: stderr is not a terminal

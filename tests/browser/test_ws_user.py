@@ -20,7 +20,9 @@ def test_a_websocket_user_trains_the_notebook_preset_and_navigates(app_url):
         try:
             await s.wait_for(lambda s: any(re.search(r"Train\s*$", b) for b in s.buttons()), timeout=90)
             clicked = await s.click(r"Train\s*$", timeout=60)
-            await s.wait_for(lambda s: s.metric("Status") == "finished", timeout=60)
+            # the headline's metrics arrive one message after another: wait for the whole row
+            await s.wait_for(lambda s: s.metric("Status") == "finished" and s.metric("Step (of 3)") == "3",
+                             timeout=60)
             step = s.metric("Step (of 3)")
             runs = await s.goto("Runs", timeout=60)
             on_runs = s.texts()
