@@ -188,6 +188,10 @@ class RayJobs:
         """True when jobs run on the cluster (connected, and it answered at the last look); waits for the
         connection attempt made at start."""
         self._attempted.wait(timeout)
+        return self._answering()
+
+    def _answering(self) -> bool:
+        """Connected, and the cluster answered at the monitor's last look."""
         return self.connected and self.reachable is not False
 
     def lost_for(self) -> float:
@@ -200,7 +204,7 @@ class RayJobs:
 
     def health(self) -> dict:
         """What /health shows: the executor in use and the cluster as last seen (lock-free)."""
-        on_ray = (self.connected and self.reachable is not False) or not self._attempted.is_set()
+        on_ray = self._answering() or not self._attempted.is_set()
         error = self.error or (LOST_TEXT.format(address=self.address) if self.connected and not on_ray else "")
         return {"executor": "ray" if on_ray else "local",
                 "ray": {"address": self.address, "connected": self.connected, "reachable": self.reachable,

@@ -21,6 +21,11 @@ MODULES = ("number_input", "selectbox", "text_widgets", "radio", "slider", "time
 _INTERNAL = "$$STREAMLIT_INTERNAL_KEY"
 
 
+def _shown(key: object) -> bool:
+    """A key filtered_state holds (Streamlit's internal keys are left out of it)."""
+    return isinstance(key, str) and not key.startswith(_INTERNAL)
+
+
 class _KeyView(Mapping):
     """filtered_state's answers for one key, without building it."""
 
@@ -28,13 +33,13 @@ class _KeyView(Mapping):
         self._safe = safe
 
     def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str) or key.startswith(_INTERNAL):
+        if not _shown(key):
             return False
         with self._safe._lock:
             return key in self._safe._state
 
     def __getitem__(self, key: str) -> Any:
-        if not isinstance(key, str) or key.startswith(_INTERNAL):
+        if not _shown(key):
             raise KeyError(key)
         with self._safe._lock:
             return self._safe._state[key]
