@@ -9,6 +9,7 @@ of the training loss (written out by hand per model) at the same weights and dro
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from sklearn.datasets import load_digits
 from vgrad import GradientMonitor
 from vgrad.records import LAYER_STATS, parse
 from vgrad.run import Run
+from vgrad.train import callback
 
 L = keras.layers
 bce = keras.losses.BinaryCrossentropy()
@@ -297,9 +299,11 @@ def test_the_monitor_reports_the_gradient_fit_applies_and_changes_nothing(make):
 
 @pytest.mark.parametrize("make", [seq_bn_dropout, dict_multi_output, subclassed_out_of_order],
                          ids=["sequential", "dict_multi_output", "subclassed"])
-def test_compiled_fit_gives_bit_identical_state_with_and_without_the_monitor(make):
+def test_compiled_fit_gives_bit_identical_state_with_and_without_the_monitor(make, monkeypatch):
+    monkeypatch.setattr(callback, "BESIDE_FROM", 0)  # measured beside the steps, as a long fit is
     plain, _ = _fit(make, with_monitor=False, eager=False)
     case, monitor = _fit(make, with_monitor=True, eager=False)
+    assert monitor._beside is not None and monitor._beside.ran
     for a, b in zip(_state(plain.model), _state(case.model), strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b), "the monitor changed the training"
     assert len(monitor.records) == 3 and monitor.records[-1].grad_norm == monitor.measure().grad_norm
@@ -461,3 +465,71 @@ def test_clear_errors_before_training_starts(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(ValueError, match="^KERAS_BACKEND: GradientMonitor needs Keras' TensorFlow backend"):
         GradientMonitor(x, y)
+
+
+@pytest.mark.parametrize("make", [seq_bn_dropout, dict_multi_output, conv2d_bn_digits],
+                         ids=["sequential", "dict_multi_output", "conv2d_bn"])
+def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, monkeypatch):
+    """A long compiled fit measures inside its train function, beside the next step: each record equals
+    a measurement between steps at the weights that step left, and the update ratios are real."""
+    monkeypatch.setattr(callback, "BESIDE_FROM", 0)  # these fits are short
+    every = 1
+    keras.utils.set_random_seed(3)
+    case = make()
+    model = case.model
+    states, kernels = [], []  # after each global step
+
+    def after(batch, logs):
+        states.append([np.array(v.numpy()) for v in model.variables])
+        kernels.append([np.array(k) for _, k, _ in case.expect(model)])
+
+    spy = keras.callbacks.LambdaCallback(on_train_batch_end=after)
+    monitor = GradientMonitor(_probe(case.x), _probe(case.y), every=every)
+    model.fit(case.x, case.y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[spy, monitor])
+    beside = monitor._beside
+    assert beside is not None and beside.ran and not beside.failed  # the fused train function ran
+    assert model.train_function == beside.plain  # and fit's own is back
+    due = [s for s in range(len(states)) if s == 0 or (s + 1) % every == 0]
+    assert [r.step for r in monitor.records] == due
+    # measured between steps: only the epochs' last steps (the rest ran beside the next step)
+    assert monitor._probe._measure.experimental_get_tracing_count() == 1
+    for record in monitor.records:
+        for v, value in zip(model.variables, states[record.step], strict=True):
+            v.assign(value)
+        again = monitor.measure()
+        assert record.loss == pytest.approx(again.loss, rel=1e-6)
+        for stat in ("grad_norm", "bias_grad_norm", "act_grad_rms", "act_mean", "act_std", "weight_norm"):
+            want = [math.nan if v is None else v for v in getattr(again, stat)]
+            got = [math.nan if v is None else v for v in getattr(record, stat)]
+            assert got == pytest.approx(want, rel=1e-6, nan_ok=True), stat
+        if record.step > 0:  # against the kernels before the step
+            want = [np.linalg.norm(a - b) / np.linalg.norm(b)
+                    for a, b in zip(kernels[record.step], kernels[record.step - 1], strict=True)]
+            assert record.update_ratio == pytest.approx(want, rel=1e-4)
+
+
+@pytest.mark.parametrize("every,beside_from", [(1, 4), (2, 0)], ids=["short_fit", "every_2"])
+def test_a_short_fit_or_a_sparse_monitor_measures_between_steps(every, beside_from, monkeypatch):
+    monkeypatch.setattr(callback, "BESIDE_FROM", beside_from)
+    case = sample_weighted()
+    monitor = GradientMonitor(_probe(case.x), _probe(case.y), every=every)
+    case.model.fit(case.x, case.y, batch_size=16, epochs=1, verbose=0, callbacks=[monitor])  # 3 steps
+    assert monitor._beside is None
+    assert [r.step for r in monitor.records] == ([0, 1, 2] if every == 1 else [0, 1])
+
+
+def test_a_train_function_that_cannot_measure_beside_falls_back_between_steps(monkeypatch):
+    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
+
+    def broken(self, train_step):
+        def step(data):
+            raise ValueError("cannot trace this")
+        return step
+
+    monkeypatch.setattr(callback.Probe, "beside", broken)
+    plain, _ = _fit(seq_bn_dropout, with_monitor=False, eager=False)
+    case, monitor = _fit(seq_bn_dropout, with_monitor=True, eager=False)
+    assert monitor._beside.failed and [r.step for r in monitor.records] == [0, 1, 2]
+    for a, b in zip(_state(plain.model), _state(case.model), strict=True):
+        assert np.array_equal(a, b)
+    assert monitor.records[-1].grad_norm == monitor.measure().grad_norm
