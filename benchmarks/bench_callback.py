@@ -10,8 +10,8 @@ make_classification, 75 training examples, 8 sigmoid Dense(8) + Dense(1, sigmoid
 this process with vgrad's TensorFlow settings (`tfsetup.configure()`), alternating the sides
 --repeat times. Printed: the median wall time of each side end to end; the median CPU time of this
 process per epoch after the first (the steady cost, robust to other users of a shared machine)
-and the median wall time of those epochs; and the medians of the per-repeat ratios. The monitor's probe is 32 training examples;
-TensorBoard writes to a temporary directory.
+and the median wall time of those epochs; and the medians of the per-repeat ratios. The monitor's
+probe is 32 training examples; TensorBoard writes to a temporary directory.
 """
 
 from __future__ import annotations

@@ -210,12 +210,13 @@ class GradientMonitor(keras.callbacks.Callback):
                 self._keep(self._probe.measure(), done - 1, self._ratio_ok, epoch)
             self._fresh = True
 
-    def _collect(self) -> None:
-        """The measurement the batch that just ran took beside its step."""
+    def _collect(self, now: bool = False) -> None:
+        """The measurement the batch that just ran took beside its step; `now`: the batch did not take
+        it (its train function failed), so measure the weights as they are."""
         if self._pending is not None:
             step, ratio_ok, epoch = self._pending
             self._pending = None
-            self._keep(self._probe.taken(), step, ratio_ok, epoch)
+            self._keep(self._probe.measure() if now else self._probe.taken(), step, ratio_ok, epoch)
 
     def _keep(self, vector, step: int, ratio_ok: bool, epoch: int) -> None:
         record = self._record(vector, step, ratio_ok, epoch=epoch)
@@ -400,7 +401,7 @@ class _Beside:
         return self.model is model and getattr(model, "train_function", None) == self.call
 
     def usable(self, model: keras.Model) -> bool:
-        return self.installed(model) and not self.failed and self.fused is not None
+        return self.installed(model) and not self.failed  # installed: the fused function is made
 
     def install(self) -> None:
         current = getattr(self.model, "train_function", None)
@@ -425,8 +426,6 @@ class _Beside:
         if not self.armed or self.failed:  # not a batch of a monitored fit (one stopped by an error)
             return self.plain(iterator)
         self.armed = False
-        if self.fused is None:
-            return self.plain(iterator)
         if self.ran:
             return self.fused(iterator)
         try:  # the first call traces it
@@ -437,11 +436,7 @@ class _Beside:
             raise
         except Exception:  # noqa: BLE001 - the step alone raises what is wrong with the user's step
             self.failed = True
-            monitor = self.monitor
-            if monitor._pending is not None:  # not taken: take it between steps
-                step, ratio_ok, epoch = monitor._pending
-                monitor._pending = None
-                monitor._keep(self.probe.measure(), step, ratio_ok, epoch)
+            self.monitor._collect(now=True)  # before the step changes the weights
             return self.plain(iterator)
 
 
