@@ -189,7 +189,10 @@ CELLS = 9
 def test_cli_resumes_an_interrupted_sweep_from_its_csv(tmp_path):
     out = tmp_path / "sweep.csv"
     args = [sys.executable, "-m", "vgrad", *SWEEP, "--out", str(out)]
-    proc = subprocess.Popen(args, cwd=str(ROOT), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT's default action, whatever pytest inherited: a shell without job control starts background
+    # commands with SIGINT ignored, and a child whose SIGINT is ignored keeps ignoring it.
+    proc = subprocess.Popen(args, cwd=str(ROOT), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:  # interrupt once the first cells are written
         if out.exists() and out.read_text().count("\n") >= 2 + 2:
