@@ -23,6 +23,7 @@ from vgrad import GradientMonitor
 from vgrad.records import LAYER_STATS, parse
 from vgrad.run import Run
 from vgrad.train import callback
+from vgrad.train import probe as probe_module
 
 L = keras.layers
 bce = keras.losses.BinaryCrossentropy()
@@ -473,15 +474,20 @@ def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, monkeypat
     """A long compiled fit measures inside its train function, beside the next step: each record equals
     a measurement between steps at the weights that step left, and the update ratios are real."""
     monkeypatch.setattr(callback, "BESIDE_FROM", 0)  # these fits are short
+    monkeypatch.setattr(callback, "SLOTS", 2)  # and the buffer of measurements is read (and wraps) often
+    monkeypatch.setattr(probe_module, "SLOTS", 2)
     every = 1
     keras.utils.set_random_seed(3)
     case = make()
     model = case.model
     states, kernels = [], []  # after each global step
+    seen = []  # the steps `records` holds when read during fit
 
     def after(batch, logs):
         states.append([np.array(v.numpy()) for v in model.variables])
         kernels.append([np.array(k) for _, k, _ in case.expect(model)])
+        if len(states) % 3 == 0:
+            seen.append([r.step for r in monitor.records])
 
     spy = keras.callbacks.LambdaCallback(on_train_batch_end=after)
     monitor = GradientMonitor(_probe(case.x), _probe(case.y), every=every)
@@ -491,6 +497,8 @@ def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, monkeypat
     assert model.train_function == beside.plain  # and fit's own is back
     due = [s for s in range(len(states)) if s == 0 or (s + 1) % every == 0]
     assert [r.step for r in monitor.records] == due
+    # read during fit, after step n: every step before it (step n is measured in the next batch)
+    assert seen == [due[:n - 1] for n in range(3, len(states) + 1, 3)]
     # measured between steps: only the epochs' last steps (the rest ran beside the next step)
     assert monitor._probe._measure.experimental_get_tracing_count() == 1
     for record in monitor.records:
@@ -506,6 +514,30 @@ def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, monkeypat
             want = [np.linalg.norm(a - b) / np.linalg.norm(b)
                     for a, b in zip(kernels[record.step], kernels[record.step - 1], strict=True)]
             assert record.update_ratio == pytest.approx(want, rel=1e-4)
+
+
+def test_data_that_runs_out_early_is_measured_to_its_last_step(monkeypatch):
+    """A dataset shorter than steps_per_epoch: the batch that finds no data trains nothing, and the step
+    it was to measure beside itself is measured between steps."""
+    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
+    case = sample_weighted()
+    data = tf.data.Dataset.from_tensor_slices((case.x, case.y)).filter(lambda x, y: True).batch(16)  # 3 batches
+    monitor = GradientMonitor(_probe(case.x), _probe(case.y))
+    with pytest.warns(UserWarning, match="ran out of data"):
+        case.model.fit(data, steps_per_epoch=5, epochs=1, verbose=0, callbacks=[monitor])
+    assert monitor._beside.ran and not monitor._beside.failed
+    assert [r.step for r in monitor.records] == [0, 1, 2] and monitor.epoch_records[-1].step == 2
+    assert monitor.records[-1].grad_norm == pytest.approx(monitor.measure().grad_norm, rel=1e-6)
+
+
+def test_data_of_unknown_length_has_no_phantom_step_at_each_epochs_end():
+    """Keras begins one more batch each epoch to find the data's end; that batch trains nothing."""
+    case = sample_weighted()
+    data = tf.data.Dataset.from_tensor_slices((case.x, case.y)).filter(lambda x, y: True).batch(16)  # 3 batches
+    monitor = GradientMonitor(_probe(case.x), _probe(case.y))
+    case.model.fit(data, epochs=2, verbose=0, callbacks=[monitor])
+    assert [r.step for r in monitor.records] == [0, 1, 2, 3, 4, 5]
+    assert [e.step for e in monitor.epoch_records] == [2, 5]
 
 
 @pytest.mark.parametrize("every,beside_from", [(1, 4), (2, 0)], ids=["short_fit", "every_2"])

@@ -34,6 +34,7 @@ from vgrad.records import (
 )
 from vgrad.run import Run, steps_frame
 from vgrad.train.probe import (
+    SLOTS,
     Probe,
     batch_rows,
     check_inputs,
@@ -130,7 +131,8 @@ class GradientMonitor(keras.callbacks.Callback):
         self._reset()
 
     def _reset(self) -> None:
-        self.records: list[StepRecord] = []
+        self._records: list[StepRecord] = []
+        self._raw: list[tuple[np.ndarray, int, bool, int]] = []  # measured, not yet records (see records)
         self.epoch_records: list[EpochRecord] = []
         self.layers: list[Layer] = []
         self.skipped: list[str] = []
@@ -142,7 +144,8 @@ class GradientMonitor(keras.callbacks.Callback):
         self._status: Status | None = None
         self._diverged_at: int | None = None
         self._planned: tuple[int | None, int | None] = (None, None)  # epochs, steps per epoch
-        self._pending: tuple[int, bool, int] | None = None  # measured beside the batch running: step, ratio_ok, epoch
+        self._pending: tuple[int, bool, int] | None = None  # due beside the next batch: step, ratio_ok, epoch
+        self._queued: list[tuple[int, tuple[int, bool, int] | None]] = []  # measured beside batches: tag, due
         self._beside: _Beside | None = None
 
     # --- fit's hooks ---------------------------------------------------------------------------
@@ -152,7 +155,7 @@ class GradientMonitor(keras.callbacks.Callback):
             self._reset()
         params = self.params or {}
         self._planned = (params.get("epochs"), params.get("steps"))
-        self._status, self._running, self._pending = None, None, None
+        self._status, self._running, self._pending, self._queued = None, None, None, []
         if self._probe is None and _built(model):
             self._setup(model)  # else: a subclassed model fit builds in its first step
         self._install()
@@ -177,7 +180,11 @@ class GradientMonitor(keras.callbacks.Callback):
         if self._running is not None:
             start, size, _ = self._running
             per_epoch = self._planned[1]
-            self._flush(min(start + size, self._base + per_epoch) if per_epoch else start + size)
+            end = min(start + size, self._base + per_epoch) if per_epoch else start + size
+            # an epoch ends after its last batch, a batch that stopped training, or a batch that found
+            # no data (the data ran out; always so for data of unknown length): that one trained nothing
+            ran = bool(getattr(self.model, "stop_training", False)) or (per_epoch and end == self._base + per_epoch)
+            self._flush(end if ran else start)
         if self._step == 0:
             return
         logs = logs or {}
@@ -197,7 +204,9 @@ class GradientMonitor(keras.callbacks.Callback):
             return
         start, _, epoch = self._running
         self._running, self._step = None, max(self._step, done)
-        self._collect()
+        # a step left due by a batch that trained with the monitor's train function was not measured
+        # there (see _Beside.call); one trained with another function left other weights: dropped
+        self._collect(now=self._beside is not None and self._beside.installed(self.model))
         if done <= start:
             return
         if self._probe is None:
@@ -207,21 +216,37 @@ class GradientMonitor(keras.callbacks.Callback):
             if beside and self._beside is not None and self._beside.usable(self.model):
                 self._pending = (done - 1, self._ratio_ok, epoch)
             else:
+                self._drain()  # first what was measured beside the steps before
                 self._keep(self._probe.measure(), done - 1, self._ratio_ok, epoch)
             self._fresh = True
 
     def _collect(self, now: bool = False) -> None:
-        """The measurement the batch that just ran took beside its step; `now`: the batch did not take
-        it (its train function failed), so measure the weights as they are."""
+        """A step due beside the next batch that the batch did not measure (its train function failed
+        or ran out of data before training): with `now`, measure the weights it left, still unchanged."""
         if self._pending is not None:
             step, ratio_ok, epoch = self._pending
             self._pending = None
-            self._keep(self._probe.measure() if now else self._probe.taken(), step, ratio_ok, epoch)
+            if now:
+                self._drain()
+                self._keep(self._probe.measure(), step, ratio_ok, epoch)
+
+    def _drain(self) -> None:
+        """Keep what the batches measured beside their steps (one read of the probe's buffer)."""
+        if not self._queued:
+            return
+        vectors, tags = self._probe.taken()
+        for tag, due in self._queued:
+            row = tag % SLOTS
+            if due is not None and tags[row] == tag:
+                self._keep(vectors[row], *due)
+        self._queued = []
 
     def _keep(self, vector, step: int, ratio_ok: bool, epoch: int) -> None:
-        record = self._record(vector, step, ratio_ok, epoch=epoch)
-        if record is not None:
-            self.records.append(record)
+        v = np.asarray(vector, dtype=float)  # a copy
+        if _finite(v[0]) and _finite(v[1]):
+            self._raw.append((v, step, ratio_ok, epoch))
+        else:
+            self._diverge(step)
 
     def _install(self) -> None:
         """Measure beside the training steps from now on in this fit, where Keras' train function allows
@@ -241,6 +266,7 @@ class GradientMonitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None) -> None:
         if self._running is not None:  # fit stopped without ending its epoch
             self._flush(self._running[0] + 1)
+        self._drain()
         if self._beside is not None:
             self._beside.uninstall()
         self._status = Status.DIVERGED if self._diverged_at is not None else Status.FINISHED
@@ -254,9 +280,20 @@ class GradientMonitor(keras.callbacks.Callback):
             if not _built(model):
                 raise ValueError("model: it is not built yet; call it on a batch or fit it first")
             self._setup(model)
-        record = self._record(self._probe.measure(), self._step, ratio_ok=False, keep=False)
+        v = np.asarray(self._probe.measure(), dtype=float)
         self._fresh = True
-        return record
+        return self._record(v, self._step, False, self._epoch) if _finite(v[0]) and _finite(v[1]) else None
+
+    @property
+    def records(self) -> list[StepRecord]:
+        """The measured steps, in order (a step whose loss or gradient was not finite has none). They
+        are made from the measured vectors when asked for, so a monitored step stays light."""
+        if self._queued and self._probe is not None:
+            self._drain()
+        if self._raw:
+            self._records += [self._record(*raw) for raw in self._raw]
+            self._raw = []
+        return self._records
 
     @property
     def seeds(self) -> dict[str, np.ndarray]:
@@ -293,21 +330,15 @@ class GradientMonitor(keras.callbacks.Callback):
         self.skipped = skipped + self._probe.unused
         self._fresh = True
 
-    def _record(self, vector, step: int, ratio_ok: bool, keep: bool = True, epoch: int | None = None
-                ) -> StepRecord | None:
-        v = np.asarray(vector, dtype=float)  # the one transfer of a measurement
-        loss, norm = v[0], v[1]
+    def _record(self, v: np.ndarray, step: int, ratio_ok: bool, epoch: int) -> StepRecord:
+        """The StepRecord of a measured vector whose loss and global norm are finite."""
         stats = v[2:].reshape(len(self.layers), len(LAYER_STATS))
         stats[np.ix_(self._probe.no_grad, KERNEL_STATS)] = math.nan
         if not ratio_ok:
             stats[:, RATIO] = math.nan
-        if not (_finite(loss) and _finite(norm)):
-            if keep:
-                self._diverge(step)
-            return None
         per_layer = {name: tuple(_number(x) for x in stats[:, k]) for k, name in enumerate(LAYER_STATS)}
-        return StepRecord(step=step, epoch=self._epoch if epoch is None else epoch, loss=float(loss),
-                          global_norm=float(norm), global_norm_clipped=None, **per_layer)
+        return StepRecord(step=step, epoch=epoch, loss=float(v[0]), global_norm=float(v[1]),
+                          global_norm_clipped=None, **per_layer)
 
     def _diverge(self, step: int | None = None) -> None:
         if self._diverged_at is None:
@@ -378,14 +409,18 @@ class _Beside:
     call on the default distribution strategy; otherwise, and when tracing it fails, the monitor calls
     the measurement between steps instead. `fit` calls `model.train_function` each step; while a
     monitored fit runs, that is `call`, which runs the step with the measurement when the monitor armed
-    it (its batch hook does, every batch) and the step alone otherwise. The first batch of an epoch
-    measures what the epoch's end already did (the monitor does not keep it)."""
+    it (its batch hook does, every batch) and the step alone otherwise. Each fused call takes the step
+    due (`monitor._pending`) and queues it under the call's tag; the measurements stay in the probe's
+    buffer until the monitor reads them (`_drain`: when SLOTS are queued, before a measurement between
+    steps, at the end of fit), one read for many steps. The first batch of an epoch measures what the
+    epoch's end already did (queued with no step, not kept)."""
 
     def __init__(self, model: keras.Model, probe: Probe, monitor: GradientMonitor):
         self.model, self.probe, self.monitor = model, probe, monitor
         self.plain: Any = None
         self.fused: Any = None
         self.armed = self.failed = self.ran = False
+        self.tag = 0  # the number the fused step's next call writes its measurement under (Probe.beside)
 
     @classmethod
     def make(cls, model: keras.Model, probe: Probe, monitor: GradientMonitor) -> _Beside | None:
@@ -415,6 +450,7 @@ class _Beside:
             except Exception:  # noqa: BLE001
                 self.failed = True
                 return
+            self.tag = self.probe.calls()
         self.model.train_function = self.call
 
     def uninstall(self) -> None:
@@ -426,18 +462,25 @@ class _Beside:
         if not self.armed or self.failed:  # not a batch of a monitored fit (one stopped by an error)
             return self.plain(iterator)
         self.armed = False
-        if self.ran:
-            return self.fused(iterator)
-        try:  # the first call traces it
+        monitor = self.monitor
+        if len(monitor._queued) >= SLOTS:  # the buffer is full: read it before this call writes
+            monitor._drain()
+        due, monitor._pending = monitor._pending, None
+        try:
             out = self.fused(iterator)
-            self.ran = True
-            return out
-        except StopIteration:
-            raise
-        except Exception:  # noqa: BLE001 - the step alone raises what is wrong with the user's step
-            self.failed = True
-            self.monitor._collect(now=True)  # before the step changes the weights
+        except Exception as exc:  # noqa: BLE001 - StopIteration included: the data ran out, no step ran
+            self.tag = self.probe.calls()
+            if due is not None:  # measured between steps instead; the kernel copies may be this call's
+                monitor._pending = (due[0], False, due[2])
+            if self.ran or isinstance(exc, StopIteration):
+                raise
+            self.failed = True  # its first call traces it: the step alone raises what is wrong with the user's step
+            monitor._collect(now=True)  # before the step changes the weights
             return self.plain(iterator)
+        self.ran = True
+        monitor._queued.append((self.tag, due))
+        self.tag += 1
+        return out
 
 
 def approximate_config(monitor: GradientMonitor) -> RunConfig:
