@@ -204,9 +204,7 @@ class GradientMonitor(keras.callbacks.Callback):
             return
         start, _, epoch = self._running
         self._running, self._step = None, max(self._step, done)
-        # a step left due by a batch that trained with the monitor's train function was not measured
-        # there (see _Beside.call); one trained with another function left other weights: dropped
-        self._collect(now=self._beside is not None and self._beside.installed(self.model))
+        self._collect()
         if done <= start:
             return
         if self._probe is None:
@@ -216,19 +214,22 @@ class GradientMonitor(keras.callbacks.Callback):
             if beside and self._beside is not None and self._beside.usable(self.model):
                 self._pending = (done - 1, self._ratio_ok, epoch)
             else:
-                self._drain()  # first what was measured beside the steps before
-                self._keep(self._probe.measure(), done - 1, self._ratio_ok, epoch)
+                self._measure_now(done - 1, self._ratio_ok, epoch)
             self._fresh = True
 
-    def _collect(self, now: bool = False) -> None:
+    def _collect(self) -> None:
         """A step due beside the next batch that the batch did not measure (its train function failed
-        or ran out of data before training): with `now`, measure the weights it left, still unchanged."""
+        or ran out of data before training) is measured now, on the weights it left, still unchanged.
+        If the batch trained with another train function than the monitor's, those weights are gone:
+        the step is dropped."""
         if self._pending is not None:
-            step, ratio_ok, epoch = self._pending
-            self._pending = None
-            if now:
-                self._drain()
-                self._keep(self._probe.measure(), step, ratio_ok, epoch)
+            due, self._pending = self._pending, None
+            if self._beside is not None and self._beside.installed(self.model):
+                self._measure_now(*due)
+
+    def _measure_now(self, step: int, ratio_ok: bool, epoch: int) -> None:
+        self._drain()  # first what was measured beside the steps before
+        self._keep(self._probe.measure(), step, ratio_ok, epoch)
 
     def _drain(self) -> None:
         """Keep what the batches measured beside their steps (one read of the probe's buffer)."""
@@ -288,8 +289,7 @@ class GradientMonitor(keras.callbacks.Callback):
     def records(self) -> list[StepRecord]:
         """The measured steps, in order (a step whose loss or gradient was not finite has none). They
         are made from the measured vectors when asked for, so a monitored step stays light."""
-        if self._queued and self._probe is not None:
-            self._drain()
+        self._drain()
         if self._raw:
             self._records += [self._record(*raw) for raw in self._raw]
             self._raw = []
@@ -475,7 +475,7 @@ class _Beside:
             if self.ran or isinstance(exc, StopIteration):
                 raise
             self.failed = True  # its first call traces it: the step alone raises what is wrong with the user's step
-            monitor._collect(now=True)  # before the step changes the weights
+            monitor._collect()  # before the step changes the weights
             return self.plain(iterator)
         self.ran = True
         monitor._queued.append((self.tag, due))

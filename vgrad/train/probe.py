@@ -318,7 +318,7 @@ class Probe:
         both, two transfers for up to SLOTS measurements.
         """
         if self._out is None:
-            width = int(self.measure().shape[0])
+            width = int(self._traced.structured_outputs.shape[0])
             self._out = tf.Variable(tf.fill([SLOTS, width], np.float32("nan")), trainable=False)
             self._tags = tf.Variable(tf.fill([SLOTS], tf.constant(-1, tf.int64)), trainable=False)
             self._calls = tf.Variable(tf.constant(0, tf.int64), trainable=False)
