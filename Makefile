@@ -19,9 +19,14 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/python -m vgrad serve --port $(PORT)
 
+# Two phases: everything but the browser tests on TEST_WORKERS processes (pytest-xdist, a file per
+# worker at a time), then the browser tests alone, so chromium and the pages they wait for have the
+# machine to themselves.
+TEST_WORKERS ?= 2
 test: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/browser
+	$(BIN)/python -m pytest tests/browser
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/python -m ruff check .
