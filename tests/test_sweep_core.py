@@ -102,6 +102,32 @@ def test_a_sweep_through_the_local_process_pool():
         assert cell.chi_1 == pytest.approx(mf.chi_1)
 
 
+UNGUARDED = """
+import vgrad
+from vgrad.sweep import make_spec, run_sweep
+from vgrad.executors import LocalExecutor
+from vgrad.train.sweep_cells import run_task
+
+spec = make_spec(vgrad.RunConfig(activation="tanh"), ["hidden_layers=2,4"], seeds=1, steps=10)
+result = run_sweep(spec, LocalExecutor(run_task, workers=2), should_stop=lambda: False)
+print("cells", len(result.cells), result.complete, sorted(c.values["hidden_layers"] for c in result.cells))
+"""
+
+
+def test_a_script_without_a_main_guard_runs_its_sweep_on_the_local_pool(tmp_path):
+    """README's sweep example pasted into a script as it is: no `if __name__ == "__main__":`. The
+    spawned workers must not import the script again (they would start the sweep in every worker, and
+    the pool would respawn them for ever)."""
+    script = tmp_path / "my_sweep.py"
+    script.write_text(UNGUARDED)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "cells 2 True [2, 4]"
+    assert "bootstrapping phase" not in done.stderr
+
+
 def test_two_threads_give_the_numbers_of_one():
     spec = make_spec(RunConfig(activation="tanh"), ["init_gain=0.5,1,2", "hidden_layers=2,3"], steps=15)
     alone = run_sweep(spec, InlineExecutor(_runner()))

@@ -20,7 +20,10 @@ import multiprocessing
 import os
 import signal
 import socket
-from collections.abc import Callable, Sequence
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from vgrad.sweep import CellRun, Task
@@ -111,8 +114,9 @@ class LocalExecutor:
             os.environ.setdefault("VGRAD_TF_THREADS", str(self.threads))
             InlineExecutor(self.runner).run(tasks, on_result, should_stop)
             return
-        pool = multiprocessing.get_context("spawn").Pool(n, initializer=_init_worker,
-                                                         initargs=(worker_env(self.threads),))
+        with _main_kept_from_workers(self.runner):
+            pool = multiprocessing.get_context("spawn").Pool(n, initializer=_init_worker,
+                                                             initargs=(worker_env(self.threads),))
         try:
             results = pool.imap_unordered(self.runner, tasks)
             while True:
@@ -132,6 +136,24 @@ class LocalExecutor:
             pool.join()
         finally:
             pool.terminate()
+
+
+@contextmanager
+def _main_kept_from_workers(runner: Runner) -> Iterator[None]:
+    """While the pool spawns its workers, a stand-in __main__ with no file: a spawned worker imports the
+    parent's __main__ first, and a script without an `if __name__ == "__main__":` guard would run its
+    sweep again in every worker (multiprocessing's bootstrapping error, and a pool that respawns them for
+    ever); a Streamlit page script would run too. vgrad's runners need none of it. A runner defined in
+    __main__ itself keeps the usual behaviour (its workers must import it)."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(getattr(runner, "func", runner), "__module__", None) == "__main__":  # partial too
+        yield
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")  # no __file__, no __spec__: nothing to import
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def vgrad_sweep_task(runner: Runner, task: Task) -> list[CellRun]:
