@@ -35,3 +35,21 @@ def test_cli_runs_with_one_thread_and_refuses_a_bad_value():
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3",
                               "VGRAD_TF_THREADS": "lots"})
     assert bad.returncode == 2 and "VGRAD_TF_THREADS" in bad.stderr and "Traceback" not in bad.stderr
+    # TensorFlow was imported for real: its start-up notices did not reach the terminal
+    assert "oneDNN" not in bad.stderr and "absl::InitializeLog" not in bad.stderr, bad.stderr[-800:]
+
+
+def test_the_quiet_import_drops_only_tensorflows_start_up_notices(tmp_path):
+    """A stand-in `tensorflow` that writes to file descriptor 2 as TensorFlow's C++ does: the two notices
+    are dropped, every other line reaches stderr, in order."""
+    (tmp_path / "tensorflow.py").write_text(
+        "import os\n"
+        "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "os.write(2, b'E0000 something.cc:1] a real problem\\n')\n"
+        "os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. You may see ...\\n')\n"
+        "os.write(2, b'another line\\n')\n")
+    code = "from vgrad.train import tfsetup; tfsetup.import_quietly(); import sys; print('imported' if 'tensorflow' in sys.modules else 'no')"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{tmp_path}:{ROOT}"})
+    assert out.returncode == 0 and out.stdout.strip() == "imported", out.stderr
+    assert out.stderr == "E0000 something.cc:1] a real problem\nanother line\n"

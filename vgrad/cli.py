@@ -215,12 +215,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {path}: no such directory")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from vgrad.train import tfsetup
-    from vgrad.train.engine import train
 
     try:
-        tfsetup.configure()
+        tfsetup.configure()  # first: it imports TensorFlow without its start-up notices
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    from vgrad.train.engine import train
 
     progress = Progress(config, enabled=not args.quiet and sys.stderr.isatty())
     run = train(config, on_record=progress)

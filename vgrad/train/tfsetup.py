@@ -10,11 +10,20 @@
 
 Imported by a notebook that already ran TensorFlow ops, `configure` keeps the notebook's thread
 settings (TensorFlow cannot change them then).
+
+`configure` imports TensorFlow with its start-up notices kept off stderr (`import_quietly`): the
+oneDNN line and absl's "before absl::InitializeLog()" warning, which TensorFlow 2.21 prints however
+TF_CPP_MIN_LOG_LEVEL is set. Anything else printed there is passed on.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
+import tempfile
+
+NOTICES = re.compile(r"oneDNN custom operations are on|All log messages before absl::InitializeLog\(\)")
 
 _DONE = {"graph": False}
 
@@ -30,8 +39,36 @@ def intra_op_threads() -> int:
     return value
 
 
+def import_quietly() -> None:
+    """Import TensorFlow with stderr (the file descriptor: the notices come from C++) caught, then
+    write back every line of it but the start-up notices (NOTICES)."""
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable stderr: nothing to keep clean
+        import tensorflow  # noqa: F401
+
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode("utf-8", errors="replace")
+            kept = "".join(line for line in text.splitlines(keepends=True) if not NOTICES.search(line))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+
+
 def configure() -> bool:
     """Set vgrad's thread settings; False if TensorFlow was already running (settings kept)."""
+    import_quietly()
     import tensorflow as tf
 
     same_ops_in_graph()
