@@ -550,6 +550,26 @@ def test_a_short_fit_or_a_sparse_monitor_measures_between_steps(every, beside_fr
     assert [r.step for r in monitor.records] == ([0, 1, 2] if every == 1 else [0, 1])
 
 
+def test_a_model_that_never_trained_measures_beside_even_in_a_short_fit(monkeypatch):
+    """Its train function is traced once either way (the monitor's, not Keras' own), so a fit with
+    enough steps an epoch measures beside them however short; the same model fitted again (its own
+    train function traced by then) measures between steps unless the fit is long."""
+    monkeypatch.setattr(callback, "BESIDE_FROM", 10**9)
+    monkeypatch.setattr(callback, "BESIDE_EPOCH", 3)
+    case = sample_weighted()
+    first = GradientMonitor(_probe(case.x), _probe(case.y))
+    case.model.fit(case.x, case.y, batch_size=16, epochs=2, verbose=0, callbacks=[first])  # 3 steps an epoch
+    assert first._beside is not None and first._beside.ran and not first._beside.failed
+    assert [r.step for r in first.records] == list(range(6))
+    again = GradientMonitor(_probe(case.x), _probe(case.y))
+    case.model.fit(case.x, case.y, batch_size=16, epochs=1, verbose=0, callbacks=[again])
+    assert again._beside is None and [r.step for r in again.records] == [0, 1, 2]
+    short = sample_weighted()  # too few steps an epoch: between them
+    monitor = GradientMonitor(_probe(short.x), _probe(short.y))
+    short.model.fit(short.x, short.y, batch_size=32, epochs=1, verbose=0, callbacks=[monitor])
+    assert monitor._beside is None
+
+
 def test_a_train_function_that_cannot_measure_beside_falls_back_between_steps(monkeypatch):
     monkeypatch.setattr(callback, "BESIDE_FROM", 0)
 

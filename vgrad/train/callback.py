@@ -46,10 +46,13 @@ from vgrad.train.probe import (
 MODES = ("training", "inference")
 KERNEL_STATS = [k for k, name in enumerate(LAYER_STATS) if name.startswith("grad_")]
 RATIO = list(LAYER_STATS).index("update_ratio")
-# Measuring beside each step (_Beside) saves about 0.9 ms a step on a small CNN but traces Keras' train
-# step once more (about 0.6 s there): it pays from a few hundred steps on; below this, steps are
-# measured between them.
+# Measuring beside each step (_Beside) saves about 0.3-0.5 ms a step on a small CNN. A model that has not
+# trained yet has its train function traced once either way (the monitor's instead of Keras' own), so
+# its fit measures beside from BESIDE_EPOCH steps an epoch (each epoch's first batch measures once in
+# vain). A model whose train function ran before needs one more trace (about 0.3 s there): only for a
+# fit of BESIDE_FROM steps or more.
 BESIDE_FROM = 1000
+BESIDE_EPOCH = 16
 OPTIMIZERS = {"adam": "adam", "adamw": "adamw", "rmsprop": "rmsprop", "adagrad": "adagrad"}
 
 
@@ -70,8 +73,9 @@ class GradientMonitor(keras.callbacks.Callback):
 
     A step is measured when the next batch begins (or its epoch ends), on the weights it left, so the
     monitor needs no batch-end hook and Keras keeps dispatching those asynchronously. In a compiled
-    fit of BESIDE_FROM steps or more with every=1, that measurement runs inside Keras' train function,
-    beside the next step (on another core when there is one); the numbers are the same.
+    fit with every=1 of a model that has not trained yet (BESIDE_EPOCH steps an epoch or more), or of
+    BESIDE_FROM steps or more, that measurement runs inside Keras' train function, beside the next
+    step (on another core when there is one); the numbers are the same.
     Each measurement is one compiled function run inside a Keras StatelessScope: it reads every
     variable and writes none, so weights, BatchNorm statistics, seed generators, metrics and the
     optimizer are left exactly as they were, and training with the monitor gives the same weights
@@ -251,11 +255,13 @@ class GradientMonitor(keras.callbacks.Callback):
 
     def _install(self) -> None:
         """Measure beside the training steps from now on in this fit, where Keras' train function allows
-        and it pays: every step, and a fit of BESIDE_FROM steps or more."""
+        and it pays: every step, and a fit of BESIDE_FROM steps or more, or of BESIDE_EPOCH steps an
+        epoch on a model that has not trained yet (see BESIDE_FROM)."""
         model = self.model
         epochs, per_epoch = self._planned
-        if (self._probe is None or self.every != 1 or not epochs or not per_epoch
-                or epochs * per_epoch < BESIDE_FROM):
+        if self._probe is None or self.every != 1 or not epochs or not per_epoch:
+            return
+        if epochs * per_epoch < BESIDE_FROM and not (per_epoch >= BESIDE_EPOCH and _untrained(model)):
             return
         if self._beside is not None and self._beside.installed(model):
             return
@@ -530,6 +536,14 @@ def _clip(name: str, value: float) -> Any:
     rule = FIELDS[name]
     value = min(max(value, rule.low), rule.high)
     return int(value) if rule.kind is int else float(value)
+
+
+def _untrained(model: keras.Model) -> bool:
+    """Whether the model's optimizer has made no step yet (so Keras has not traced its train function)."""
+    try:
+        return int(np.asarray(model.optimizer.iterations)) == 0
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _built(model: keras.Model) -> bool:
