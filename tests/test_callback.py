@@ -468,15 +468,17 @@ def test_clear_errors_before_training_starts(monkeypatch):
         GradientMonitor(x, y)
 
 
-@pytest.mark.parametrize("make", [seq_bn_dropout, dict_multi_output, conv2d_bn_digits],
-                         ids=["sequential", "dict_multi_output", "conv2d_bn"])
-def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, monkeypatch):
-    """A long compiled fit measures inside its train function, beside the next step: each record equals
-    a measurement between steps at the weights that step left, and the update ratios are real."""
+@pytest.mark.parametrize("make,every", [(seq_bn_dropout, 1), (dict_multi_output, 1), (conv2d_bn_digits, 1),
+                                        (seq_bn_dropout, 3), (conv2d_bn_digits, 2)],
+                         ids=["sequential", "dict_multi_output", "conv2d_bn", "sequential_every_3",
+                              "conv2d_bn_every_2"])
+def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, every, monkeypatch):
+    """A long compiled fit measures inside its train function, beside the next step (and copies the
+    kernels a measured step starts from beside that step): each record equals a measurement between
+    steps at the weights that step left, and the update ratios are real."""
     monkeypatch.setattr(callback, "BESIDE_FROM", 0)  # these fits are short
     monkeypatch.setattr(callback, "SLOTS", 2)  # and the buffer of measurements is read (and wraps) often
     monkeypatch.setattr(probe_module, "SLOTS", 2)
-    every = 1
     keras.utils.set_random_seed(3)
     case = make()
     model = case.model
@@ -497,8 +499,8 @@ def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, monkeypat
     assert model.train_function == beside.plain  # and fit's own is back
     due = [s for s in range(len(states)) if s == 0 or (s + 1) % every == 0]
     assert [r.step for r in monitor.records] == due
-    # read during fit, after step n: every step before it (step n is measured in the next batch)
-    assert seen == [due[:n - 1] for n in range(3, len(states) + 1, 3)]
+    # read during fit, after step n: every due step before it (step n is measured in the next batch)
+    assert seen == [[s for s in due if s < n - 1] for n in range(3, len(states) + 1, 3)]
     # measured between steps: only the epochs' last steps (the rest ran beside the next step)
     assert monitor._probe._measure.experimental_get_tracing_count() == 1
     for record in monitor.records:
@@ -540,13 +542,15 @@ def test_data_of_unknown_length_has_no_phantom_step_at_each_epochs_end():
     assert [e.step for e in monitor.epoch_records] == [2, 5]
 
 
-@pytest.mark.parametrize("every,beside_from", [(1, 4), (2, 0)], ids=["short_fit", "every_2"])
-def test_a_short_fit_or_a_sparse_monitor_measures_between_steps(every, beside_from, monkeypatch):
-    monkeypatch.setattr(callback, "BESIDE_FROM", beside_from)
+@pytest.mark.parametrize("every", [1, 2])
+def test_a_fit_measures_beside_its_steps_from_beside_from_times_every_steps(every, monkeypatch):
+    """With too few steps an epoch to count on a model that never trained, a fit measures beside its
+    steps only from BESIDE_FROM x every steps (the fused train function costs a trace of its own)."""
+    monkeypatch.setattr(callback, "BESIDE_FROM", 2)  # 3 steps: beside with every=1, not with every=2
     case = sample_weighted()
     monitor = GradientMonitor(_probe(case.x), _probe(case.y), every=every)
     case.model.fit(case.x, case.y, batch_size=16, epochs=1, verbose=0, callbacks=[monitor])  # 3 steps
-    assert monitor._beside is None
+    assert (monitor._beside is not None and monitor._beside.ran) == (every == 1)
     assert [r.step for r in monitor.records] == ([0, 1, 2] if every == 1 else [0, 1])
 
 

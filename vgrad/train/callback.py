@@ -34,7 +34,10 @@ from vgrad.records import (
 )
 from vgrad.run import Run, steps_frame
 from vgrad.train.probe import (
+    MEASURE,
+    PLAIN,
     SLOTS,
+    SNAPSHOT,
     Probe,
     batch_rows,
     check_inputs,
@@ -175,7 +178,10 @@ class GradientMonitor(keras.callbacks.Callback):
             self._beside.armed = True
         size = int(getattr(self.model, "steps_per_execution", 1) or 1)  # steps this call of fit runs
         if self._probe is not None and self._due(start, start + size - 1) and not self._fresh:
-            self._probe.snapshot()
+            if self._beside is not None and self._beside.usable(self.model):
+                self._beside.snap = True  # in the train function, before this batch's step
+            else:
+                self._probe.snapshot()
             self._fresh = True
         self._ratio_ok, self._fresh = self._probe is not None and self._fresh, False
         self._running = (start, size, self._epoch)
@@ -259,9 +265,10 @@ class GradientMonitor(keras.callbacks.Callback):
         epoch on a model that has not trained yet (see BESIDE_FROM)."""
         model = self.model
         epochs, per_epoch = self._planned
-        if self._probe is None or self.every != 1 or not epochs or not per_epoch:
+        if self._probe is None or not epochs or not per_epoch:
             return
-        if epochs * per_epoch < BESIDE_FROM and not (per_epoch >= BESIDE_EPOCH and _untrained(model)):
+        long = epochs * per_epoch >= BESIDE_FROM * self.every
+        if not long and not (per_epoch >= BESIDE_EPOCH and _untrained(model)):
             return
         if self._beside is not None and self._beside.installed(model):
             return
@@ -426,6 +433,7 @@ class _Beside:
         self.plain: Any = None
         self.fused: Any = None
         self.armed = self.failed = self.ran = False
+        self.snap = False  # the monitor wants the kernels copied before the next step (a snapshot)
         self.tag = 0  # the number the fused step's next call writes its measurement under (Probe.beside)
 
     @classmethod
@@ -472,20 +480,26 @@ class _Beside:
         if len(monitor._queued) >= SLOTS:  # the buffer is full: read it before this call writes
             monitor._drain()
         due, monitor._pending = monitor._pending, None
+        snap, self.snap = self.snap, False
+        # a measurement leaves the kernel copies at these weights: a snapshot too
+        self.probe.set_mode(MEASURE if due is not None else SNAPSHOT if snap else PLAIN)
         try:
             out = self.fused(iterator)
         except Exception as exc:  # noqa: BLE001 - StopIteration included: the data ran out, no step ran
             self.tag = self.probe.calls()
             if due is not None:  # measured between steps instead; the kernel copies may be this call's
                 monitor._pending = (due[0], False, due[2])
+            if snap:  # the step measured next has no kernels before it
+                monitor._ratio_ok = False
             if self.ran or isinstance(exc, StopIteration):
                 raise
             self.failed = True  # its first call traces it: the step alone raises what is wrong with the user's step
             monitor._collect()  # before the step changes the weights
             return self.plain(iterator)
         self.ran = True
-        monitor._queued.append((self.tag, due))
-        self.tag += 1
+        if due is not None:
+            monitor._queued.append((self.tag, due))
+            self.tag += 1
         return out
 
 

@@ -5,6 +5,7 @@
     probe.kept                                        # the measured layers, in forward-call order
     values = probe.measure().numpy()                  # [loss, global norm, layers x LAYER_STATS...]
     step = probe.beside(model.train_step)             # a train step that measures first (read: taken())
+    probe.set_mode(MEASURE)                           # ... in its next call (PLAIN, MEASURE, SNAPSHOT)
 
 The measurement is the gradient `fit`'s train step computes for the probe batch: `model(x,
 training=True)` and the compiled loss with its weights, sample weights and `model.losses`
@@ -33,6 +34,7 @@ from vgrad.train.stats import layer_stats
 KERNELS = ("kernel", "embeddings", "depthwise_kernel")  # the weight matrix a layer's gradient is read off
 HEAD = 2  # loss and global norm lead the measurement vector
 SLOTS = 64  # measurements beside training steps kept in the graph between two reads (Probe.beside)
+PLAIN, MEASURE, SNAPSHOT = 0, 1, 2  # what a beside() step does besides training (Probe.set_mode)
 NO_LOSS = "model: it has no loss to differentiate; compile it with loss=... (or add one with add_loss)"
 
 
@@ -253,6 +255,19 @@ class _Calls:
         return hooked_call
 
 
+def branch(index: tf.Tensor, branches: list[Callable]) -> None:
+    """tf.switch_case kept a Case op (not lowered to switch and merge ops): a branch not taken costs
+    nothing, where the lowered form passes its dead value through every op of the measurement (0.1 ms
+    a step on a small CNN, a step being 1.4 ms). TensorFlow's own function, not public: if it moves,
+    the lowered form."""
+    try:
+        from tensorflow.python.ops.cond_v2 import indexed_case
+    except ImportError:
+        tf.switch_case(index, branches)
+    else:
+        indexed_case(index, branches, lower_using_switch_merge=False)
+
+
 # --- the compiled measurement ------------------------------------------------------------------
 class Probe:
     """The compiled, side-effect-free gradient of `model`'s training loss on one probe batch.
@@ -291,6 +306,8 @@ class Probe:
         self._out: tf.Variable | None = None  # what measurements beside training steps wrote (beside)
         self._tags: tf.Variable | None = None
         self._calls: tf.Variable | None = None
+        self._mode: tf.Variable | None = None
+        self._mode_now = PLAIN
         # Trace now (order, errors). The probe batch is captured, not passed, and the traced function
         # is called directly: a third of a millisecond less per measurement than tf.function's
         # dispatch of the batch as arguments.
@@ -308,30 +325,42 @@ class Probe:
         return self._traced()
 
     def beside(self, train_step: Callable) -> Callable:
-        """`train_step` for Keras' train function (`model._make_function`) that measures first.
+        """`train_step` for Keras' train function (`model._make_function`) that measures or copies the
+        kernels first, as `set_mode` said before the call: PLAIN (the step alone), MEASURE or SNAPSHOT.
 
         The measurement reads the weights the last step left before this step changes them (Keras'
         automatic control dependencies order the reads before the step's updates); the rest of it
         depends on nothing the step computes, so TensorFlow runs it beside the step, on another core
         when there is one. It calls measure()'s own traced function (embedded, not traced again), so
-        the fused train function traces no slower than Keras' own. The n-th call (from 0) writes
-        its vector to row n % SLOTS of a buffer and n to the same row of a tag buffer: `taken()` reads
-        both, two transfers for up to SLOTS measurements.
+        the fused train function traces little slower than Keras' own. The n-th measuring call (from 0)
+        writes its vector to row n % SLOTS of a buffer and n to the same row of a tag buffer: `taken()`
+        reads both, two transfers for up to SLOTS measurements.
         """
         if self._out is None:
             width = int(self._traced.structured_outputs.shape[0])
             self._out = tf.Variable(tf.fill([SLOTS, width], np.float32("nan")), trainable=False)
             self._tags = tf.Variable(tf.fill([SLOTS], tf.constant(-1, tf.int64)), trainable=False)
             self._calls = tf.Variable(tf.constant(0, tf.int64), trainable=False)
+            self._mode = tf.Variable(tf.constant(PLAIN, tf.int32), trainable=False)
+            self._mode_now = PLAIN
 
-        def step(data: Any) -> Any:
+        def measured() -> None:
             n = self._calls.assign_add(1) - 1
             slot = tf.reshape(n % SLOTS, [1, 1])
             self._out.scatter_nd_update(slot, self._traced()[None])  # the traced measurement, called
             self._tags.scatter_nd_update(slot, tf.reshape(n, [1]))
+
+        def step(data: Any) -> Any:
+            branch(self._mode.read_value(), [lambda: None, measured, self._copy])  # PLAIN, MEASURE, SNAPSHOT
             return train_step(data)
 
         return step
+
+    def set_mode(self, mode: int) -> None:
+        """What the next call of the beside() step does besides the step: PLAIN, MEASURE or SNAPSHOT."""
+        if mode != self._mode_now:
+            self._mode.assign(mode)
+            self._mode_now = mode
 
     def calls(self) -> int:
         """How many calls of the beside() step have begun (read from the graph's own counter)."""
