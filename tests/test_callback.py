@@ -301,7 +301,8 @@ def test_the_monitor_reports_the_gradient_fit_applies_and_changes_nothing(make):
 @pytest.mark.parametrize("make", [seq_bn_dropout, dict_multi_output, subclassed_out_of_order],
                          ids=["sequential", "dict_multi_output", "subclassed"])
 def test_compiled_fit_gives_bit_identical_state_with_and_without_the_monitor(make, monkeypatch):
-    monkeypatch.setattr(callback, "BESIDE_FROM", 0)  # measured beside the steps, as a long fit is
+    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
+    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)  # measured beside the steps, as a long fit is
     plain, _ = _fit(make, with_monitor=False, eager=False)
     case, monitor = _fit(make, with_monitor=True, eager=False)
     assert monitor._beside is not None and monitor._beside.ran
@@ -476,7 +477,8 @@ def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, every, mo
     """A long compiled fit measures inside its train function, beside the next step (and copies the
     kernels a measured step starts from beside that step): each record equals a measurement between
     steps at the weights that step left, and the update ratios are real."""
-    monkeypatch.setattr(callback, "BESIDE_FROM", 0)  # these fits are short
+    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
+    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)  # these fits are short
     monkeypatch.setattr(callback, "SLOTS", 2)  # and the buffer of measurements is read (and wraps) often
     monkeypatch.setattr(probe_module, "SLOTS", 2)
     keras.utils.set_random_seed(3)
@@ -522,6 +524,7 @@ def test_data_that_runs_out_early_is_measured_to_its_last_step(monkeypatch):
     """A dataset shorter than steps_per_epoch: the batch that finds no data trains nothing, and the step
     it was to measure beside itself is measured between steps."""
     monkeypatch.setattr(callback, "BESIDE_FROM", 0)
+    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)
     case = sample_weighted()
     data = tf.data.Dataset.from_tensor_slices((case.x, case.y)).filter(lambda x, y: True).batch(16)  # 3 batches
     monitor = GradientMonitor(_probe(case.x), _probe(case.y))
@@ -543,10 +546,10 @@ def test_data_of_unknown_length_has_no_phantom_step_at_each_epochs_end():
 
 
 @pytest.mark.parametrize("every", [1, 2])
-def test_a_fit_measures_beside_its_steps_from_beside_from_times_every_steps(every, monkeypatch):
-    """With too few steps an epoch to count on a model that never trained, a fit measures beside its
-    steps only from BESIDE_FROM x every steps (the fused train function costs a trace of its own)."""
-    monkeypatch.setattr(callback, "BESIDE_FROM", 2)  # 3 steps: beside with every=1, not with every=2
+def test_a_fit_measures_beside_its_steps_from_beside_fresh_measurements_there(every, monkeypatch):
+    """The fused train function costs a trace: a fit measures beside its steps only when that many
+    measurements would run there (all but the epoch's last)."""
+    monkeypatch.setattr(callback, "BESIDE_FRESH", 2)  # 3 steps: 2 beside with every=1, 1 with every=2
     case = sample_weighted()
     monitor = GradientMonitor(_probe(case.x), _probe(case.y), every=every)
     case.model.fit(case.x, case.y, batch_size=16, epochs=1, verbose=0, callbacks=[monitor])  # 3 steps
@@ -554,12 +557,12 @@ def test_a_fit_measures_beside_its_steps_from_beside_from_times_every_steps(ever
     assert [r.step for r in monitor.records] == ([0, 1, 2] if every == 1 else [0, 1])
 
 
-def test_a_model_that_never_trained_measures_beside_even_in_a_short_fit(monkeypatch):
-    """Its train function is traced once either way (the monitor's, not Keras' own), so a fit with
-    enough steps an epoch measures beside them however short; the same model fitted again (its own
-    train function traced by then) measures between steps unless the fit is long."""
+def test_a_model_that_never_trained_measures_beside_from_fewer_measurements(monkeypatch):
+    """Its train function is traced once either way (the monitor's, not Keras' own), so its fit
+    measures beside from BESIDE_FRESH measurements there; the same model fitted again (its own train
+    function traced by then) measures between steps unless the fit is long (BESIDE_FROM)."""
     monkeypatch.setattr(callback, "BESIDE_FROM", 10**9)
-    monkeypatch.setattr(callback, "BESIDE_EPOCH", 3)
+    monkeypatch.setattr(callback, "BESIDE_FRESH", 4)
     case = sample_weighted()
     first = GradientMonitor(_probe(case.x), _probe(case.y))
     case.model.fit(case.x, case.y, batch_size=16, epochs=2, verbose=0, callbacks=[first])  # 3 steps an epoch
@@ -568,7 +571,7 @@ def test_a_model_that_never_trained_measures_beside_even_in_a_short_fit(monkeypa
     again = GradientMonitor(_probe(case.x), _probe(case.y))
     case.model.fit(case.x, case.y, batch_size=16, epochs=1, verbose=0, callbacks=[again])
     assert again._beside is None and [r.step for r in again.records] == [0, 1, 2]
-    short = sample_weighted()  # too few steps an epoch: between them
+    short = sample_weighted()  # 2 steps: 1 measured beside, too few
     monitor = GradientMonitor(_probe(short.x), _probe(short.y))
     short.model.fit(short.x, short.y, batch_size=32, epochs=1, verbose=0, callbacks=[monitor])
     assert monitor._beside is None
@@ -576,6 +579,7 @@ def test_a_model_that_never_trained_measures_beside_even_in_a_short_fit(monkeypa
 
 def test_a_train_function_that_cannot_measure_beside_falls_back_between_steps(monkeypatch):
     monkeypatch.setattr(callback, "BESIDE_FROM", 0)
+    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)
 
     def broken(self, train_step):
         def step(data):

@@ -49,13 +49,13 @@ from vgrad.train.probe import (
 MODES = ("training", "inference")
 KERNEL_STATS = [k for k, name in enumerate(LAYER_STATS) if name.startswith("grad_")]
 RATIO = list(LAYER_STATS).index("update_ratio")
-# Measuring beside each step (_Beside) saves about 0.3-0.5 ms a step on a small CNN. A model that has not
-# trained yet has its train function traced once either way (the monitor's instead of Keras' own), so
-# its fit measures beside from BESIDE_EPOCH steps an epoch (each epoch's first batch measures once in
-# vain). A model whose train function ran before needs one more trace (about 0.3 s there): only for a
-# fit of BESIDE_FROM steps or more.
+# A measurement beside a step (_Beside) costs 0.5-0.65 ms less than one between steps on a small CNN,
+# but the fused train function costs a trace: about 0.1 s more than Keras' own for a model that has not
+# trained yet (Keras' is then never traced), about 0.4 s for one whose train function ran before. So a
+# fit measures beside its steps when BESIDE_FRESH (trained before: BESIDE_FROM) measurements or more
+# would run there: all but each epoch's last, which is measured when the epoch ends.
+BESIDE_FRESH = 200
 BESIDE_FROM = 1000
-BESIDE_EPOCH = 16
 OPTIMIZERS = {"adam": "adam", "adamw": "adamw", "rmsprop": "rmsprop", "adagrad": "adagrad"}
 
 
@@ -76,9 +76,9 @@ class GradientMonitor(keras.callbacks.Callback):
 
     A step is measured when the next batch begins (or its epoch ends), on the weights it left, so the
     monitor needs no batch-end hook and Keras keeps dispatching those asynchronously. In a compiled
-    fit with every=1 of a model that has not trained yet (BESIDE_EPOCH steps an epoch or more), or of
-    BESIDE_FROM steps or more, that measurement runs inside Keras' train function, beside the next
-    step (on another core when there is one); the numbers are the same.
+    fit long enough to pay for one more trace (BESIDE_FRESH measurements, BESIDE_FROM for a model
+    trained before), that measurement runs inside Keras' train function, beside the next step (on
+    another core when there is one); the numbers are the same.
     Each measurement is one compiled function run inside a Keras StatelessScope: it reads every
     variable and writes none, so weights, BatchNorm statistics, seed generators, metrics and the
     optimizer are left exactly as they were, and training with the monitor gives the same weights
@@ -261,14 +261,13 @@ class GradientMonitor(keras.callbacks.Callback):
 
     def _install(self) -> None:
         """Measure beside the training steps from now on in this fit, where Keras' train function allows
-        and it pays: every step, and a fit of BESIDE_FROM steps or more, or of BESIDE_EPOCH steps an
-        epoch on a model that has not trained yet (see BESIDE_FROM)."""
+        and it pays: BESIDE_FRESH measurements there or more, BESIDE_FROM for a model trained before."""
         model = self.model
         epochs, per_epoch = self._planned
         if self._probe is None or not epochs or not per_epoch:
             return
-        long = epochs * per_epoch >= BESIDE_FROM * self.every
-        if not long and not (per_epoch >= BESIDE_EPOCH and _untrained(model)):
+        beside = epochs * (per_epoch - 1) // self.every  # each epoch's last step: measured as it ends
+        if beside < (BESIDE_FRESH if _untrained(model) else BESIDE_FROM):
             return
         if self._beside is not None and self._beside.installed(model):
             return
