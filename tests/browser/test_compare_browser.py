@@ -76,7 +76,7 @@ def test_compare_from_a_shared_link(app_url, browser):
     page.get_by_role("heading", name="Explorer").first.wait_for(timeout=30_000)
     sidebar = page.get_by_test_id("stSidebar")
     assert wait(lambda: sidebar.locator('input[aria-label="hidden layers"]').input_value() == "7", 15)
-    assert sidebar.locator('input[aria-label="seed"]').input_value() == "1"
+    assert wait(lambda: sidebar.locator('input[aria-label="seed"]').input_value() == "1", 15)
     assert "activation=relu" in page.url and "seed=1" in page.url
     assert page.locator(EXCEPTION).count() == 0
     page.close()
