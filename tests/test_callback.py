@@ -298,11 +298,16 @@ def test_the_monitor_reports_the_gradient_fit_applies_and_changes_nothing(make):
     assert record.act_mean[0] is not None  # layer outputs reached, whatever the kind of model
 
 
+def _beside_always(monkeypatch) -> None:
+    """Measure beside the steps however short the fit (as a long one does)."""
+    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
+    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)
+
+
 @pytest.mark.parametrize("make", [seq_bn_dropout, dict_multi_output, subclassed_out_of_order],
                          ids=["sequential", "dict_multi_output", "subclassed"])
 def test_compiled_fit_gives_bit_identical_state_with_and_without_the_monitor(make, monkeypatch):
-    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
-    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)  # measured beside the steps, as a long fit is
+    _beside_always(monkeypatch)  # measured beside the steps, as a long fit is
     plain, _ = _fit(make, with_monitor=False, eager=False)
     case, monitor = _fit(make, with_monitor=True, eager=False)
     assert monitor._beside is not None and monitor._beside.ran
@@ -477,8 +482,7 @@ def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, every, mo
     """A long compiled fit measures inside its train function, beside the next step (and copies the
     kernels a measured step starts from beside that step): each record equals a measurement between
     steps at the weights that step left, and the update ratios are real."""
-    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
-    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)  # these fits are short
+    _beside_always(monkeypatch)  # these fits are short
     monkeypatch.setattr(callback, "SLOTS", 2)  # and the buffer of measurements is read (and wraps) often
     monkeypatch.setattr(probe_module, "SLOTS", 2)
     keras.utils.set_random_seed(3)
@@ -523,8 +527,7 @@ def test_compiled_fit_measures_beside_its_steps_the_same_numbers(make, every, mo
 def test_data_that_runs_out_early_is_measured_to_its_last_step(monkeypatch):
     """A dataset shorter than steps_per_epoch: the batch that finds no data trains nothing, and the step
     it was to measure beside itself is measured between steps."""
-    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
-    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)
+    _beside_always(monkeypatch)
     case = sample_weighted()
     data = tf.data.Dataset.from_tensor_slices((case.x, case.y)).filter(lambda x, y: True).batch(16)  # 3 batches
     monitor = GradientMonitor(_probe(case.x), _probe(case.y))
@@ -578,8 +581,7 @@ def test_a_model_that_never_trained_measures_beside_from_fewer_measurements(monk
 
 
 def test_a_train_function_that_cannot_measure_beside_falls_back_between_steps(monkeypatch):
-    monkeypatch.setattr(callback, "BESIDE_FROM", 0)
-    monkeypatch.setattr(callback, "BESIDE_FRESH", 0)
+    _beside_always(monkeypatch)
 
     def broken(self, train_step):
         def step(data):

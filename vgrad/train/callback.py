@@ -152,7 +152,7 @@ class GradientMonitor(keras.callbacks.Callback):
         self._diverged_at: int | None = None
         self._planned: tuple[int | None, int | None] = (None, None)  # epochs, steps per epoch
         self._pending: tuple[int, bool, int] | None = None  # due beside the next batch: step, ratio_ok, epoch
-        self._queued: list[tuple[int, tuple[int, bool, int] | None]] = []  # measured beside batches: tag, due
+        self._queued: list[tuple[int, tuple[int, bool, int]]] = []  # measured beside batches: tag, due
         self._beside: _Beside | None = None
 
     # --- fit's hooks ---------------------------------------------------------------------------
@@ -248,7 +248,7 @@ class GradientMonitor(keras.callbacks.Callback):
         vectors, tags = self._probe.taken()
         for tag, due in self._queued:
             row = tag % SLOTS
-            if due is not None and tags[row] == tag:
+            if tags[row] == tag:
                 self._keep(vectors[row], *due)
         self._queued = []
 
@@ -420,12 +420,12 @@ class _Beside:
     the measurement runs on another core while the step runs. Used for compiled `fit` with one step per
     call on the default distribution strategy; otherwise, and when tracing it fails, the monitor calls
     the measurement between steps instead. `fit` calls `model.train_function` each step; while a
-    monitored fit runs, that is `call`, which runs the step with the measurement when the monitor armed
-    it (its batch hook does, every batch) and the step alone otherwise. Each fused call takes the step
-    due (`monitor._pending`) and queues it under the call's tag; the measurements stay in the probe's
-    buffer until the monitor reads them (`_drain`: when SLOTS are queued, before a measurement between
-    steps, at the end of fit), one read for many steps. The first batch of an epoch measures what the
-    epoch's end already did (queued with no step, not kept)."""
+    monitored fit runs, that is `call`, which runs the fused step when the monitor armed it (its batch
+    hook does, every batch) and the step alone otherwise. A fused call measures the step due
+    (`monitor._pending`) and queues it under the call's tag, or copies the kernels a due step starts
+    from (`snap`), or only trains; the measurements stay in the probe's buffer until the monitor reads
+    them (`_drain`: when SLOTS are queued, before a measurement between steps, at the end of fit), one
+    read for many steps."""
 
     def __init__(self, model: keras.Model, probe: Probe, monitor: GradientMonitor):
         self.model, self.probe, self.monitor = model, probe, monitor

@@ -342,7 +342,6 @@ class Probe:
             self._tags = tf.Variable(tf.fill([SLOTS], tf.constant(-1, tf.int64)), trainable=False)
             self._calls = tf.Variable(tf.constant(0, tf.int64), trainable=False)
             self._mode = tf.Variable(tf.constant(PLAIN, tf.int32), trainable=False)
-            self._mode_now = PLAIN
 
         def measured() -> None:
             n = self._calls.assign_add(1) - 1
@@ -363,7 +362,7 @@ class Probe:
             self._mode_now = mode
 
     def calls(self) -> int:
-        """How many calls of the beside() step have begun (read from the graph's own counter)."""
+        """How many measuring calls of the beside() step have begun (read from the graph's own counter)."""
         return int(self._calls.numpy()) if self._calls is not None else 0
 
     def taken(self) -> tuple[np.ndarray, np.ndarray]:
