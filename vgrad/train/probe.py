@@ -357,7 +357,7 @@ class Probe:
             self._tags = tf.Variable(tf.fill([SLOTS], tf.constant(-1, tf.int64)), trainable=False)
             self._calls = tf.Variable(tf.constant(0, tf.int64), trainable=False)
             self._mode = tf.Variable(tf.constant(PLAIN, tf.int32), trainable=False)
-            self._modes = [tf.constant(m, tf.int32) for m in (PLAIN, MEASURE, SNAPSHOT)]
+            self._modes = {m: tf.constant(m, tf.int32) for m in (PLAIN, MEASURE, SNAPSHOT)}
 
         def measured() -> None:
             n = self._calls.assign_add(1) - 1
