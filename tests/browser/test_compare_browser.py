@@ -73,7 +73,7 @@ def test_compare_from_a_shared_link(app_url, browser):
     link = _main(page).get_by_role("link", name=re.compile("Open in Explorer")).nth(2)
     link.wait_for(timeout=10_000)
     link.click()
-    page.get_by_role("heading", name="Explorer").first.wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Explorer").first.wait_for(timeout=90_000)  # a cold Explorer on a slow machine: 30 s was too short once
     sidebar = page.get_by_test_id("stSidebar")
     assert wait(lambda: sidebar.locator('input[aria-label="hidden layers"]').input_value() == "7", 15)
     assert wait(lambda: sidebar.locator('input[aria-label="seed"]').input_value() == "1", 15)
